@@ -26,13 +26,20 @@ export function luhnValid(digits: string): boolean {
   return digits.length > 0 && sum % 10 === 0;
 }
 
+/** The number formed by the first `n` digits, without allocating a substring. */
+function leading(digits: string, n: number): number {
+  let v = 0;
+  for (let i = 0; i < n; i++) v = v * 10 + (digits.charCodeAt(i) - 48);
+  return v;
+}
+
 /** Known issuer prefixes (IIN ranges) with the lengths each network issues. */
 export function knownIssuer(digits: string): boolean {
   const n = digits.length;
-  const p2 = Number(digits.slice(0, 2));
-  const p3 = Number(digits.slice(0, 3));
-  const p4 = Number(digits.slice(0, 4));
-  const p6 = Number(digits.slice(0, 6));
+  const p2 = leading(digits, 2);
+  const p3 = leading(digits, 3);
+  const p4 = leading(digits, 4);
+  const p6 = leading(digits, 6);
   switch (digits.charCodeAt(0) - 48) {
     case 4: // Visa
       return n === 13 || n === 16 || n === 19;

@@ -20,10 +20,16 @@ export const IBAN_LENGTHS: Readonly<Record<string, number>> = {
 
 const CANDIDATE = /(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,32}/g;
 
-/** ISO 13616 check on a compact uppercase IBAN: move the first four characters to the end, letters to 10..35, mod 97 == 1. */
+/**
+ * ISO 13616 check on a compact uppercase IBAN: move the first four characters to the end, letters to 10..35,
+ * mod 97 == 1. Check digits are always 02-98; 00, 01 and 99 can satisfy mod 97 (they alias 97, 98 and 02) but are
+ * never issued.
+ */
 export function ibanChecksumValid(iban: string): boolean {
   const n = iban.length;
   if (n < 5) return false;
+  const check = (iban.charCodeAt(2) - 48) * 10 + (iban.charCodeAt(3) - 48);
+  if (!(check >= 2 && check <= 98)) return false;
   let rem = 0;
   for (let k = 0; k < n; k++) {
     const c = iban.charCodeAt((k + 4) % n);

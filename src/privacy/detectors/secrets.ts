@@ -4,8 +4,8 @@ import { atTokenEnd, atTokenStart } from './chars';
 /**
  * Credentials: provider API keys, cloud keys, PEM private keys, JWTs and URLs carrying a password.
  *
- * Every rule starts from a literal anchor found with `indexOf` (fast, allocation-free), and only at an anchor
- * runs a sticky regex, so clean text costs one substring search per anchor and no regex scan at all.
+ * Every rule starts at a literal anchor. One global regex made of all anchors scans the text once; only at an
+ * anchor do the rules' sticky regexes run, so clean text costs a single regex pass and allocates nothing.
  */
 
 interface AnchoredRule {
@@ -134,48 +134,20 @@ function looksDigits(text: string, start: number, end: number): boolean {
   return false;
 }
 
-function scanRule(text: string, rule: AnchoredRule, out: Finding[]): void {
-  const { pattern } = rule;
-  for (const anchor of rule.anchors) {
-    let i = text.indexOf(anchor);
-    while (i !== -1) {
-      let next = i + 1;
-      if (!rule.bounded || atTokenStart(text, i)) {
-        pattern.lastIndex = i;
-        if (pattern.test(text)) {
-          const end = pattern.lastIndex;
-          if ((!rule.bounded || atTokenEnd(text, end)) && (rule.validate === undefined || rule.validate(text, i, end))) {
-            out.push({ kind: rule.kind, start: i, end });
-            next = end;
-          }
-        }
-      }
-      i = text.indexOf(anchor, next);
-    }
-  }
-}
-
 const PEM_BEGIN = /-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----/y;
 const PEM_END = '-----END ';
 
-function scanPrivateKeys(text: string, out: Finding[]): void {
-  let i = text.indexOf('-----BEGIN ');
-  while (i !== -1) {
-    PEM_BEGIN.lastIndex = i;
-    let next = i + 1;
-    if (PEM_BEGIN.test(text)) {
-      let end = PEM_BEGIN.lastIndex;
-      // Cover the body up to the footer when present; a header alone (key cut off) still counts.
-      const footer = text.indexOf(PEM_END, end);
-      if (footer !== -1) {
-        const close = text.indexOf('-----', footer + PEM_END.length);
-        end = close === -1 ? footer + PEM_END.length : close + 5;
-      }
-      out.push({ kind: 'secret.private_key', start: i, end });
-      next = end;
-    }
-    i = text.indexOf('-----BEGIN ', next);
+function privateKeyAt(text: string, at: number): Finding | undefined {
+  PEM_BEGIN.lastIndex = at;
+  if (!PEM_BEGIN.test(text)) return undefined;
+  let end = PEM_BEGIN.lastIndex;
+  // Cover the body up to the footer when present; a header alone (key cut off) still counts.
+  const footer = text.indexOf(PEM_END, end);
+  if (footer !== -1) {
+    const close = text.indexOf('-----', footer + PEM_END.length);
+    end = close === -1 ? footer + PEM_END.length : close + 5;
   }
+  return { kind: 'secret.private_key', start: at, end };
 }
 
 // From the scheme: optional user, a non-empty password, then a host. Stops at whitespace and quotes.
@@ -187,29 +159,72 @@ function isSchemeChar(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46;
 }
 
-function scanCredentialUrls(text: string, out: Finding[]): void {
-  let i = text.indexOf('://');
-  while (i !== -1) {
-    let start = i;
-    while (start > 0 && i - start < 32 && isSchemeChar(text.charCodeAt(start - 1))) start--;
-    let next = i + 3;
-    if (start < i) {
-      CREDENTIAL_URL.lastIndex = start;
-      const m = CREDENTIAL_URL.exec(text);
-      if (m !== null && m[1] !== undefined && !PLACEHOLDER.test(m[1])) {
-        const end = CREDENTIAL_URL.lastIndex;
-        out.push({ kind: 'secret.connection_string', start, end });
-        next = end;
-      }
-    }
-    i = text.indexOf('://', next);
+/** A URL with a password around the `://` at `at`, scanning back for its scheme. */
+function credentialUrlAt(text: string, at: number): Finding | undefined {
+  let start = at;
+  while (start > 0 && at - start < 32 && isSchemeChar(text.charCodeAt(start - 1))) start--;
+  if (start === at) return undefined;
+  CREDENTIAL_URL.lastIndex = start;
+  const m = CREDENTIAL_URL.exec(text);
+  if (m === null || m[1] === undefined || PLACEHOLDER.test(m[1])) return undefined;
+  return { kind: 'secret.connection_string', start, end: CREDENTIAL_URL.lastIndex };
+}
+
+const PEM_ANCHOR = '-----BEGIN ';
+const URL_ANCHOR = '://';
+
+const RULES_BY_ANCHOR = new Map<string, AnchoredRule[]>();
+for (const rule of RULES) {
+  for (const anchor of rule.anchors) {
+    const list = RULES_BY_ANCHOR.get(anchor) ?? [];
+    list.push(rule);
+    RULES_BY_ANCHOR.set(anchor, list);
   }
 }
 
+// Longest anchors first so that, e.g., `sk-ant-` is reported as itself rather than as `sk-`.
+const ANCHOR = new RegExp(
+  [...RULES_BY_ANCHOR.keys(), PEM_ANCHOR, URL_ANCHOR]
+    .sort((a, b) => b.length - a.length)
+    .map((a) => a.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))
+    .join('|'),
+  'g',
+);
+
+/** End of the rule's match at `start`, or -1. */
+function matchRule(text: string, rule: AnchoredRule, start: number): number {
+  if (rule.bounded && !atTokenStart(text, start)) return -1;
+  rule.pattern.lastIndex = start;
+  if (!rule.pattern.test(text)) return -1;
+  const end = rule.pattern.lastIndex;
+  if (rule.bounded && !atTokenEnd(text, end)) return -1;
+  if (rule.validate !== undefined && !rule.validate(text, start, end)) return -1;
+  return end;
+}
+
 export function detectSecrets(text: string): readonly Finding[] {
-  const out: Finding[] = [];
-  for (const rule of RULES) scanRule(text, rule, out);
-  scanPrivateKeys(text, out);
-  scanCredentialUrls(text, out);
-  return out.length === 0 ? NO_FINDINGS : out;
+  let out: Finding[] | undefined;
+  ANCHOR.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = ANCHOR.exec(text)) !== null) {
+    const anchor = m[0];
+    const at = m.index;
+    let found: Finding | undefined;
+    if (anchor === URL_ANCHOR) found = credentialUrlAt(text, at);
+    else if (anchor === PEM_ANCHOR) found = privateKeyAt(text, at);
+    else {
+      for (const rule of RULES_BY_ANCHOR.get(anchor) ?? []) {
+        const end = matchRule(text, rule, at);
+        if (end !== -1) {
+          found = { kind: rule.kind, start: at, end };
+          break;
+        }
+      }
+    }
+    if (found !== undefined) {
+      (out ??= []).push(found);
+      ANCHOR.lastIndex = found.end;
+    }
+  }
+  return out ?? NO_FINDINGS;
 }
