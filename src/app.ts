@@ -1,0 +1,63 @@
+import { Hono, type MiddlewareHandler } from 'hono';
+import type { Deps } from './deps.js';
+import { mountOpenAi, openAiErrorResponse } from './dialects/openai/http.js';
+import { tooLarge } from './dialects/openai/parse.js';
+import { HeddleError, toHeddleError } from './errors.js';
+
+// The runtime-agnostic gateway. Node (src/node.ts) and Workers (src/worker.ts) inject the dependencies.
+
+export type HeddleEnv = { Variables: Record<string, never> };
+
+export function createApp(deps: Deps): Hono<HeddleEnv> {
+  const app = new Hono<HeddleEnv>();
+
+  app.use('/v1/*', bodyLimit(deps));
+
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+
+  app.get('/ready', (c) => {
+    const { policy } = deps.policy();
+    const usable = [...policy.targets.values()].filter((t) => t.unusable === undefined).map((t) => t.name);
+    const body = { status: usable.length > 0 ? 'ready' : 'no_usable_target', policy: policy.source, targets: usable };
+    return c.json(body, usable.length > 0 ? 200 : 503);
+  });
+
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
+  }
+
+  mountOpenAi(app, deps);
+
+  app.notFound((c) =>
+    openAiErrorResponse(
+      c,
+      new HeddleError({ status: 404, type: 'not_found_error', code: 'unknown_url', message: `Unknown path: ${c.req.method} ${c.req.path}` }),
+    ),
+  );
+
+  app.onError((err, c) => {
+    const error = toHeddleError(err);
+    if (error.status >= 500 && !(err instanceof HeddleError)) {
+      deps.log('error', 'unhandled error', { path: c.req.path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    }
+    return openAiErrorResponse(c, error);
+  });
+
+  return app;
+}
+
+/** Rejects bodies over the policy's limit before they are parsed (413, in OpenAI's error shape). */
+function bodyLimit(deps: Deps): MiddlewareHandler<HeddleEnv> {
+  return async (c, next) => {
+    if (c.req.method !== 'POST') return next();
+    const limit = deps.policy().policy.maxBodyBytes;
+    const declared = c.req.header('content-length');
+    if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
+    if (declared === undefined) {
+      const text = await c.req.text();
+      if (new TextEncoder().encode(text).byteLength > limit) throw tooLarge(limit);
+    }
+    return next();
+  };
+}

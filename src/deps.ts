@@ -1,0 +1,27 @@
+import type { AuditSink } from './observability/audit.js';
+import type { Metrics } from './observability/metrics.js';
+import type { Policy } from './policy/compile.js';
+import type { ClassifierConfig } from './privacy/config.js';
+import type { HttpSend } from './providers/http.js';
+
+/** A loaded policy with what is derived from it once per load. */
+export interface LoadedPolicy {
+  policy: Policy;
+  detectors: ClassifierConfig;
+}
+
+/** Everything the runtime-agnostic app needs, injected by the Node or Workers entry. */
+export interface Deps {
+  /** The policy in force now; the Node entry swaps it on reload. */
+  policy: () => LoadedPolicy;
+  http: HttpSend;
+  /** Milliseconds, monotonic where the runtime allows. */
+  now: () => number;
+  audit: AuditSink;
+  /** Logged problems (never request content). */
+  log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /** Present where /metrics is served (Node). */
+  metrics?: Metrics;
+  /** Request id generator. */
+  newId: () => string;
+}

@@ -1,0 +1,141 @@
+import type { Context, Hono } from 'hono';
+import type { Deps } from '../../deps.js';
+import { HeddleError, toHeddleError } from '../../errors.js';
+import { RequestTrace, runChat, runEmbeddings, type Decision } from '../../spine.js';
+import { encodeSseData, encodeSseEvent, SSE_DONE } from '../../stream/sse.js';
+import type { HeddleEnv } from '../../app.js';
+import { parseJsonBody, validate } from './parse.js';
+import { chatRequestSchema, embeddingsRequestSchema, type ChatChunk, type ChatRequest } from './schema.js';
+
+// The OpenAI dialect's HTTP edge: /v1/chat/completions, /v1/embeddings, /v1/models. Parses, runs the spine,
+// writes JSON or SSE, and turns any HeddleError into OpenAI's error shape.
+
+export function mountOpenAi(app: Hono<HeddleEnv>, deps: Deps): void {
+  app.post('/v1/chat/completions', async (c) => {
+    const req = validate(chatRequestSchema, parseJsonBody(await c.req.text()));
+    const trace = new RequestTrace(deps, 'chat', req.model, req.stream === true);
+    const abort = linkAbort(c.req.raw.signal);
+    try {
+      const outcome = await runChat(deps, req, { endpoint: 'chat', headers: c.req.raw.headers, signal: abort.signal }, trace);
+      if (outcome.kind === 'json') {
+        trace.markFirstByte();
+        trace.finish(200);
+        return c.json(outcome.completion, 200, decisionHeaders(outcome.decision, outcome.target, trace.requestId));
+      }
+      return sseResponse(outcome.chunks, req, trace, abort, decisionHeaders(outcome.decision, outcome.target, trace.requestId));
+    } catch (err) {
+      const error = toHeddleError(err);
+      trace.finish(error.status, error);
+      throw error;
+    }
+  });
+
+  app.post('/v1/embeddings', async (c) => {
+    const req = validate(embeddingsRequestSchema, parseJsonBody(await c.req.text()));
+    const trace = new RequestTrace(deps, 'embeddings', req.model, false);
+    try {
+      const out = await runEmbeddings(deps, req, { endpoint: 'embeddings', headers: c.req.raw.headers, signal: c.req.raw.signal }, trace);
+      trace.markFirstByte();
+      trace.finish(200);
+      return c.json(out.answer, 200, decisionHeaders(out.decision, out.target, trace.requestId));
+    } catch (err) {
+      const error = toHeddleError(err);
+      trace.finish(error.status, error);
+      throw error;
+    }
+  });
+
+  app.get('/v1/models', (c) => {
+    const { policy } = deps.policy();
+    return c.json({
+      object: 'list',
+      data: policy.exposedModels.map((id) => ({ id, object: 'model', created: 0, owned_by: 'heddle' })),
+    });
+  });
+
+  app.get('/v1/models/:id', (c) => {
+    const id = c.req.param('id');
+    if (!deps.policy().policy.exposedModels.includes(id)) {
+      throw new HeddleError({ status: 404, type: 'not_found_error', code: 'model_not_found', param: 'model', message: `The model '${id}' does not exist on this gateway.` });
+    }
+    return c.json({ id, object: 'model', created: 0, owned_by: 'heddle' });
+  });
+}
+
+export function openAiErrorResponse(c: Context<HeddleEnv>, error: HeddleError): Response {
+  const headers: Record<string, string> = {};
+  if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfter));
+  if (error.target !== undefined) headers['x-heddle-target'] = error.target;
+  return c.json(error.toJSON(), error.status as 400, headers);
+}
+
+export function decisionHeaders(decision: Decision, target: string, requestId: string): Record<string, string> {
+  return {
+    'x-request-id': requestId,
+    'x-heddle-route': decision.route.route.name,
+    'x-heddle-target': target,
+    'x-heddle-class': decision.privacy.class,
+  };
+}
+
+/** An AbortController that follows the client's request signal and can also be aborted by us (stream cancel). */
+function linkAbort(client: AbortSignal): AbortController {
+  const controller = new AbortController();
+  if (client.aborted) controller.abort(client.reason);
+  else client.addEventListener('abort', () => controller.abort(client.reason), { once: true });
+  return controller;
+}
+
+/**
+ * Writes committed chunks as SSE, one event per chunk as it arrives (pull-based, so a slow client slows the
+ * upstream read instead of buffering). Usage is always requested upstream; it reaches the client only when asked.
+ * A failure after commit ends with an `error` event and no `[DONE]`, so no client mistakes it for a clean end.
+ */
+function sseResponse(
+  chunks: AsyncIterable<ChatChunk>,
+  req: ChatRequest,
+  trace: RequestTrace,
+  abort: AbortController,
+  headers: Record<string, string>,
+): Response {
+  const iterator = chunks[Symbol.asyncIterator]();
+  const wantsUsage = req.stream_options?.include_usage === true;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) {
+            controller.enqueue(SSE_DONE);
+            controller.close();
+            trace.finish(200);
+            return;
+          }
+          const chunk = next.value;
+          if (chunk.usage) trace.usage = chunk.usage;
+          if (!wantsUsage) {
+            if (chunk.choices.length === 0) continue;
+            if (chunk.usage !== undefined) delete chunk.usage;
+          }
+          trace.markFirstByte();
+          controller.enqueue(encodeSseData(chunk));
+          return;
+        }
+      } catch (err) {
+        const error = toHeddleError(err);
+        controller.enqueue(encodeSseEvent('error', error.toJSON()));
+        controller.close();
+        trace.finish(error.status, error);
+      }
+    },
+    async cancel() {
+      abort.abort();
+      trace.finish(499);
+      await iterator.return?.();
+    },
+  });
+  return new Response(body, {
+    status: 200,
+    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers },
+  });
+}

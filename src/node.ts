@@ -1,0 +1,150 @@
+import { serve } from '@hono/node-server';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, watch, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Agent, request } from 'undici';
+import { createApp } from './app.js';
+import type { Deps, LoadedPolicy } from './deps.js';
+import type { AuditRecord } from './observability/audit.js';
+import { Metrics } from './observability/metrics.js';
+import { loadPolicy, PolicyError } from './policy/index.js';
+import type { HttpSend } from './providers/http.js';
+
+// Node entry: policy from disk with hot reload, undici keep-alive pools to upstreams, audit lines batched to
+// stdout, /metrics. Everything else is the shared app.
+
+export interface NodeGatewayOptions {
+  policyFile: string;
+  host: string;
+  port: number;
+  /** 'stdout' (default), 'off', or a file descriptor number opened by the caller. */
+  audit: 'stdout' | 'off';
+  env: Record<string, string | undefined>;
+  watchPolicy: boolean;
+}
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export function undiciHttpSend(agent = new Agent({ keepAliveTimeout: 30_000, connections: 512 })): HttpSend {
+  return async (req) => {
+    const res = await request(req.url, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body ?? null,
+      signal: req.signal ?? null,
+      dispatcher: agent,
+      // The attempt loop owns timeouts (first byte, idle, total), per policy.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+    return {
+      status: res.statusCode,
+      header: (name) => {
+        const v = res.headers[name];
+        return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
+      },
+      text: () => res.body.text(),
+      chunks: () => res.body,
+      discard: () => res.body.destroy(),
+    };
+  };
+}
+
+/** Audit lines are batched per event-loop turn: one write per turn instead of one per request. */
+function batchedAudit(fd: number): (record: AuditRecord) => void {
+  let pending: string[] = [];
+  const flush = () => {
+    const text = pending.join('');
+    pending = [];
+    try {
+      writeSync(fd, text);
+    } catch {
+      // A closed stdout must not take the gateway down.
+    }
+  };
+  return (record) => {
+    if (pending.length === 0) setImmediate(flush);
+    pending.push(`${JSON.stringify(record)}\n`);
+  };
+}
+
+function log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
+  process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level, message, ...fields })}\n`);
+}
+
+export async function startGateway(options: NodeGatewayOptions): Promise<RunningGateway> {
+  const file = resolve(options.policyFile);
+  let current: LoadedPolicy = loadPolicy(readFileSync(file, 'utf8'), options.policyFile, options.env);
+
+  const watcher = options.watchPolicy
+    ? watch(file, { persistent: false }, () => {
+        try {
+          current = loadPolicy(readFileSync(file, 'utf8'), options.policyFile, options.env);
+          log('info', 'policy reloaded', { policy: options.policyFile });
+        } catch (err) {
+          const problems = err instanceof PolicyError ? err.problems : [String(err)];
+          log('warn', 'policy edit rejected; keeping the last good policy', { policy: options.policyFile, problems });
+        }
+      })
+    : undefined;
+
+  const deps: Deps = {
+    policy: () => current,
+    http: undiciHttpSend(),
+    now: () => performance.now(),
+    audit: options.audit === 'off' ? () => undefined : batchedAudit(1),
+    log,
+    metrics: new Metrics(),
+    newId: () => randomUUID(),
+  };
+  const app = createApp(deps);
+
+  return new Promise((resolveStart, rejectStart) => {
+    const server = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, (info) => {
+      const url = `http://${options.host}:${info.port}`;
+      resolveStart({
+        url,
+        port: info.port,
+        close: () =>
+          new Promise<void>((done) => {
+            watcher?.close();
+            server.close(() => done());
+            if ('closeAllConnections' in server) server.closeAllConnections();
+          }),
+      });
+    });
+    server.once('error', rejectStart);
+  });
+}
+
+const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
+if (isMain) {
+  const env = process.env;
+  startGateway({
+    policyFile: env.HEDDLE_POLICY ?? 'policies/default.yaml',
+    host: env.HEDDLE_HOST ?? '127.0.0.1',
+    port: Number(env.HEDDLE_PORT ?? 8787),
+    audit: env.HEDDLE_AUDIT === 'off' ? 'off' : 'stdout',
+    env,
+    watchPolicy: env.HEDDLE_WATCH !== '0',
+  }).then(
+    (gw) => {
+      log('info', `Heddle listening on ${gw.url} (OpenAI base URL ${gw.url}/v1)`);
+      const stop = () => void gw.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    },
+    (err: unknown) => {
+      if (err instanceof PolicyError) {
+        process.stderr.write(`Heddle: the policy is invalid:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      } else {
+        process.stderr.write(`Heddle failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+      process.exit(1);
+    },
+  );
+}

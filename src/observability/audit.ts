@@ -1,0 +1,25 @@
+import type { PrivacyClass } from '../privacy/classes.js';
+
+// One line per request: what was decided and how it went. Never message content, matched values or keys.
+
+export interface AuditRecord {
+  ts: string;
+  request_id: string;
+  endpoint: string;
+  model: string;
+  tenant: string;
+  class: PrivacyClass;
+  findings: Readonly<Record<string, number>>;
+  route: string | null;
+  target: string | null;
+  attempts: ReadonlyArray<{ target: string; error?: string; status?: number }>;
+  status: number;
+  stream: boolean;
+  duration_ms: number;
+  ttfb_ms: number | null;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  error_code: string | null;
+}
+
+export type AuditSink = (record: AuditRecord) => void;

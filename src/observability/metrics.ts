@@ -1,0 +1,104 @@
+// Prometheus metrics, defined in one place (names, help text, buckets). Label sets are joined into one map key
+// so recording is a map lookup and an add on the request path.
+
+const PREFIX = 'heddle';
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+type Labels = Record<string, string>;
+
+class Counter {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  inc(labels: Labels, by = 1): void {
+    const key = labelKey(labels);
+    const entry = this.values.get(key);
+    if (entry) entry.value += by;
+    else this.values.set(key, { labels, value: by });
+  }
+
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`);
+    for (const { labels, value } of this.values.values()) out.push(`${this.name}${formatLabels(labels)} ${value}`);
+  }
+}
+
+class Histogram {
+  private readonly values = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly buckets: readonly number[] = LATENCY_BUCKETS,
+  ) {}
+
+  observe(labels: Labels, value: number): void {
+    const key = labelKey(labels);
+    let entry = this.values.get(key);
+    if (!entry) {
+      entry = { labels, counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 };
+      this.values.set(key, entry);
+    }
+    for (let i = 0; i < this.buckets.length; i++) if (value <= (this.buckets[i] ?? Infinity)) entry.counts[i]! += 1;
+    entry.sum += value;
+    entry.count += 1;
+  }
+
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`);
+    for (const { labels, counts, sum, count } of this.values.values()) {
+      this.buckets.forEach((le, i) => out.push(`${this.name}_bucket${formatLabels({ ...labels, le: String(le) })} ${counts[i]}`));
+      out.push(`${this.name}_bucket${formatLabels({ ...labels, le: '+Inf' })} ${count}`);
+      out.push(`${this.name}_sum${formatLabels(labels)} ${sum}`, `${this.name}_count${formatLabels(labels)} ${count}`);
+    }
+  }
+}
+
+function labelKey(labels: Labels): string {
+  let key = '';
+  for (const k in labels) key += `${k}\u0000${labels[k]}\u0001`;
+  return key;
+}
+
+function formatLabels(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  return parts.length > 0 ? `{${parts.join(',')}}` : '';
+}
+
+/** What one finished request contributes to the metrics. */
+export interface RequestSample {
+  endpoint: string;
+  route: string;
+  target: string;
+  status: number;
+  durationSeconds: number;
+  /** Time to the first byte of the answer (first chunk for streams). */
+  ttfbSeconds: number | undefined;
+  promptTokens: number | undefined;
+  completionTokens: number | undefined;
+}
+
+export class Metrics {
+  private readonly requests = new Counter(`${PREFIX}_requests_total`, 'Requests answered, by endpoint, route, target and status.');
+  private readonly duration = new Histogram(`${PREFIX}_request_duration_seconds`, 'Time from request to the end of the answer.');
+  private readonly ttfb = new Histogram(`${PREFIX}_time_to_first_byte_seconds`, 'Time from request to the first byte of the answer.');
+  private readonly tokensIn = new Counter(`${PREFIX}_prompt_tokens_total`, 'Prompt tokens reported by targets.');
+  private readonly tokensOut = new Counter(`${PREFIX}_completion_tokens_total`, 'Completion tokens reported by targets.');
+
+  record(s: RequestSample): void {
+    const where = { endpoint: s.endpoint, route: s.route, target: s.target };
+    this.requests.inc({ ...where, status: String(s.status) });
+    this.duration.observe(where, s.durationSeconds);
+    if (s.ttfbSeconds !== undefined) this.ttfb.observe(where, s.ttfbSeconds);
+    if (s.promptTokens) this.tokensIn.inc({ route: s.route, target: s.target }, s.promptTokens);
+    if (s.completionTokens) this.tokensOut.inc({ route: s.route, target: s.target }, s.completionTokens);
+  }
+
+  render(): string {
+    const out: string[] = [];
+    for (const m of [this.requests, this.duration, this.ttfb, this.tokensIn, this.tokensOut]) m.render(out);
+    return `${out.join('\n')}\n`;
+  }
+}

@@ -1,0 +1,101 @@
+import {
+  chatChunkSchema,
+  chatCompletionSchema,
+  embeddingsResponseSchema,
+  type ChatChunk,
+  type ChatRequest,
+} from '../../dialects/openai/schema.js';
+import { HeddleError } from '../../errors.js';
+import { sseEvents } from '../../stream/sse.js';
+import type { UpstreamResponse } from '../http.js';
+import type { CallContext, ProviderAdapter } from '../types.js';
+import { abortError, brokenAnswer, readJson, send } from '../upstream.js';
+
+// OpenAI's wire, spoken by OpenAI, OpenRouter, Together, Ollama's /v1, FastLLM nodes and any compatible server.
+// The request is the canonical one with the target's model id; unknown fields pass through untouched.
+
+/** Where `/chat/completions` lives: kinds configured by server root get `/v1` appended. */
+export function apiBase(ctx: CallContext): string {
+  const { kind, url } = ctx.target;
+  return kind === 'fastllm' || kind === 'ollama' ? `${url}/v1` : url;
+}
+
+export function openAiHeaders(ctx: CallContext): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...ctx.target.headers };
+  if (ctx.target.apiKey !== undefined) headers.authorization = `Bearer ${ctx.target.apiKey}`;
+  return headers;
+}
+
+export function postJson(ctx: CallContext, path: string, body: unknown): Promise<UpstreamResponse> {
+  return send(ctx, { url: `${apiBase(ctx)}${path}`, method: 'POST', headers: openAiHeaders(ctx), body: JSON.stringify(body) });
+}
+
+export const openAiWireAdapter: ProviderAdapter = {
+  async chat(req, ctx) {
+    const res = await postJson(ctx, '/chat/completions', { ...req, model: ctx.model, stream: false, stream_options: undefined });
+    return readJson(ctx, res, chatCompletionSchema);
+  },
+
+  async chatStream(req, ctx) {
+    const res = await postJson(ctx, '/chat/completions', streamingBody(req, ctx.model));
+    return readChunks(res, ctx);
+  },
+
+  async embeddings(req, ctx) {
+    const res = await postJson(ctx, '/embeddings', { ...req, model: ctx.model });
+    return readJson(ctx, res, embeddingsResponseSchema);
+  },
+};
+
+/** Usage is always requested upstream so the gateway can count tokens; it is dropped later if the client did not ask. */
+export function streamingBody(req: ChatRequest, model: string): ChatRequest {
+  return { ...req, model, stream: true, stream_options: { ...req.stream_options, include_usage: true } };
+}
+
+/**
+ * OpenAI SSE -> validated chunks. A stream is complete at `[DONE]`, or at its end when every choice has finished
+ * (upstream FastLLM servers end without `[DONE]`). Ending any other way is a broken stream and throws.
+ */
+export async function* readChunks(res: UpstreamResponse, ctx: CallContext): AsyncIterable<ChatChunk> {
+  let finished = false;
+  try {
+    for await (const event of sseEvents(res.chunks())) {
+      if (event.data === '[DONE]') return;
+      const json = parseEventJson(ctx, event.data);
+      if (typeof json === 'object' && json !== null && 'error' in json) throw streamError(ctx, json.error);
+      const parsed = chatChunkSchema.safeParse(json);
+      if (!parsed.success) throw brokenAnswer(ctx, 'a stream chunk does not match the chat.completion.chunk shape');
+      if (parsed.data.choices.length > 0 && parsed.data.choices.every((c) => c.finish_reason)) finished = true;
+      yield parsed.data;
+    }
+  } catch (err) {
+    if (ctx.signal.aborted) throw abortError(ctx);
+    if (err instanceof HeddleError) throw err;
+    throw brokenAnswer(ctx, `the stream broke (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (!finished) throw brokenAnswer(ctx, 'the stream ended before the answer finished');
+}
+
+function parseEventJson(ctx: CallContext, data: string): unknown {
+  try {
+    return JSON.parse(data);
+  } catch {
+    throw brokenAnswer(ctx, 'a stream event is not valid JSON');
+  }
+}
+
+function streamError(ctx: CallContext, error: unknown): HeddleError {
+  const message =
+    typeof error === 'object' && error !== null && 'message' in error && typeof error.message === 'string'
+      ? error.message
+      : 'unknown error';
+  return new HeddleError({
+    status: 502,
+    type: 'upstream_error',
+    message: `Target '${ctx.target.name}' reported an error mid-stream: ${message}`,
+    target: ctx.target.name,
+    code: 'upstream_stream_error',
+    retryable: true,
+  });
+}
+

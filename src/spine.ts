@@ -1,0 +1,139 @@
+import { authenticate, type Tenant } from './auth/index.js';
+import type { Deps, LoadedPolicy } from './deps.js';
+import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from './dialects/openai/schema.js';
+import type { HeddleError } from './errors.js';
+import type { AuditRecord } from './observability/audit.js';
+import { classifyRequest, PRIVACY_HEADER, type ClassDecision } from './privacy/stage.js';
+import { attemptChat, attemptChatStream, attemptEmbeddings, type AttemptRecord } from './routing/attempts.js';
+import { routeRequest, type RouteDecision } from './routing/route.js';
+
+// The request spine after the inbound dialect: auth -> classify -> route -> attempts -> (outbound dialect inside
+// the adapters) -> record. Every inbound dialect (OpenAI, Ollama, Anthropic) parses into the canonical request
+// and calls these functions, so routing, privacy and failover behave the same whichever wire the client speaks.
+
+export interface Inbound {
+  endpoint: string;
+  headers: Headers;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+}
+
+export interface Decision {
+  requestId: string;
+  tenant: Tenant;
+  privacy: ClassDecision;
+  route: RouteDecision;
+}
+
+export type ChatOutcome =
+  | { kind: 'json'; completion: ChatCompletion; decision: Decision; target: string }
+  | { kind: 'stream'; chunks: AsyncIterable<ChatChunk>; decision: Decision; target: string };
+
+/** Tracks one request from arrival to the record stage; `finish` runs exactly once. */
+export class RequestTrace {
+  readonly requestId: string;
+  private readonly started: number;
+  private firstByte: number | undefined;
+  private done = false;
+  decision: Decision | undefined;
+  target: string | null = null;
+  readonly attempts: AttemptRecord[] = [];
+  usage: Usage | undefined;
+
+  constructor(
+    private readonly deps: Deps,
+    readonly endpoint: string,
+    readonly model: string,
+    readonly stream: boolean,
+  ) {
+    this.requestId = deps.newId();
+    this.started = deps.now();
+  }
+
+  markFirstByte(): void {
+    this.firstByte ??= this.deps.now();
+  }
+
+  finish(status: number, error?: HeddleError): void {
+    if (this.done) return;
+    this.done = true;
+    const end = this.deps.now();
+    const route = this.decision?.route.route.name ?? null;
+    const ttfb = this.firstByte === undefined ? undefined : this.firstByte - this.started;
+    this.deps.metrics?.record({
+      endpoint: this.endpoint,
+      route: route ?? '',
+      target: this.target ?? '',
+      status,
+      durationSeconds: (end - this.started) / 1000,
+      ttfbSeconds: ttfb === undefined ? undefined : ttfb / 1000,
+      promptTokens: this.usage?.prompt_tokens,
+      completionTokens: this.usage?.completion_tokens,
+    });
+    const record: AuditRecord = {
+      ts: new Date().toISOString(),
+      request_id: this.requestId,
+      endpoint: this.endpoint,
+      model: this.model,
+      tenant: this.decision?.tenant.name ?? 'unknown',
+      class: this.decision?.privacy.class ?? 'restricted',
+      findings: this.decision?.privacy.findings ?? {},
+      route,
+      target: this.target,
+      attempts: this.attempts,
+      status,
+      stream: this.stream,
+      duration_ms: Math.round((end - this.started) * 1000) / 1000,
+      ttfb_ms: ttfb === undefined ? null : Math.round(ttfb * 1000) / 1000,
+      prompt_tokens: this.usage?.prompt_tokens ?? null,
+      completion_tokens: this.usage?.completion_tokens ?? null,
+      error_code: error ? (error.code ?? error.type) : null,
+    };
+    this.deps.audit(record);
+  }
+}
+
+function decide(loaded: LoadedPolicy, req: ChatRequest | EmbeddingsRequest, inbound: Inbound, requestId: string): Decision {
+  const tenant = authenticate(loaded.policy, inbound.headers.get('authorization'));
+  const privacy = classifyRequest(req, tenant, inbound.headers.get(PRIVACY_HEADER), loaded.detectors);
+  const route = routeRequest(loaded.policy, req.model, privacy.class);
+  return { requestId, tenant, privacy, route };
+}
+
+export async function runChat(deps: Deps, req: ChatRequest, inbound: Inbound, trace: RequestTrace): Promise<ChatOutcome> {
+  const loaded = deps.policy();
+  const decision = decide(loaded, req, inbound, trace.requestId);
+  trace.decision = decision;
+  const opts = { http: deps.http, timeouts: loaded.policy.timeouts, signal: inbound.signal, attempts: trace.attempts };
+  if (req.stream) {
+      const served = await attemptChatStream(req, decision.route.candidates, opts);
+      trace.target = served.candidate.target.name;
+      return { kind: 'stream', chunks: served.value, decision, target: served.candidate.target.name };
+    }
+    const served = await attemptChat(req, decision.route.candidates, opts);
+      trace.target = served.candidate.target.name;
+    trace.usage = served.value.usage;
+    return { kind: 'json', completion: served.value, decision, target: served.candidate.target.name };
+}
+
+export async function runEmbeddings(
+  deps: Deps,
+  req: EmbeddingsRequest,
+  inbound: Inbound,
+  trace: RequestTrace,
+): Promise<{ answer: EmbeddingsResponse; decision: Decision; target: string }> {
+  const loaded = deps.policy();
+  const decision = decide(loaded, req, inbound, trace.requestId);
+  trace.decision = decision;
+  const served = await attemptEmbeddings(req, decision.route.candidates, {
+    http: deps.http,
+    timeouts: loaded.policy.timeouts,
+    signal: inbound.signal,
+    attempts: trace.attempts,
+  });
+  trace.target = served.candidate.target.name;
+  if (served.value.usage) {
+    trace.usage = { prompt_tokens: served.value.usage.prompt_tokens, completion_tokens: 0, total_tokens: served.value.usage.total_tokens };
+  }
+  return { answer: served.value, decision, target: served.candidate.target.name };
+}
