@@ -1,0 +1,200 @@
+// Load generator child process. Prints one JSON line with its result on stdout.
+//   mode "rate": open-loop constant arrival rate (requests are sent on schedule whatever the answers do),
+//                per-request latency from the moment the request is issued to the last body byte.
+//   mode "ttfb": streamed requests, `concurrency` at a time; time to the first body byte carrying SSE data.
+// Config comes as JSON in argv[2].
+import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
+
+interface Common {
+  url: string; // origin + path
+  headers: Record<string, string>;
+  body: string;
+  connections: number;
+}
+interface RateConfig extends Common {
+  mode: 'rate';
+  rate: number;
+  durationS: number;
+  warmupS: number;
+}
+interface TtfbConfig extends Common {
+  mode: 'ttfb';
+  requests: number;
+  warmup: number;
+  concurrency: number;
+}
+type Config = RateConfig | TtfbConfig;
+
+const cfg = JSON.parse(process.argv[2] ?? '{}') as Config;
+const u = new URL(cfg.url);
+const pool = new Pool(u.origin, { connections: cfg.connections, pipelining: 1, keepAliveTimeout: 60_000 });
+const path = u.pathname + u.search;
+const headers = { 'content-type': 'application/json', ...cfg.headers };
+
+function sortedMs(xs: Float64Array, n: number): Float64Array {
+  const a = xs.slice(0, n);
+  a.sort();
+  return a;
+}
+function pct(a: Float64Array, p: number): number {
+  if (a.length === 0) return Number.NaN;
+  return a[Math.min(a.length - 1, Math.max(0, Math.ceil((p / 100) * a.length) - 1))] as number;
+}
+function summary(a: Float64Array): Record<string, number> {
+  let sum = 0;
+  for (const x of a) sum += x;
+  return {
+    n: a.length,
+    mean: a.length ? sum / a.length : Number.NaN,
+    p50: pct(a, 50),
+    p90: pct(a, 90),
+    p99: pct(a, 99),
+    p999: pct(a, 99.9),
+    max: a.length ? (a[a.length - 1] as number) : Number.NaN,
+  };
+}
+
+async function runRate(c: RateConfig): Promise<void> {
+  const cap = Math.ceil(c.rate * c.durationS * 1.1) + 16;
+  const lat = new Float64Array(cap);
+  const lag = new Float64Array(cap);
+  let n = 0;
+  let errors = 0;
+  let non2xx = 0;
+  let inflight = 0;
+  let maxInflight = 0;
+  let recording = false;
+
+  const one = (scheduledAt: number): void => {
+    const t0 = performance.now();
+    const rec = recording;
+    inflight++;
+    if (inflight > maxInflight) maxInflight = inflight;
+    pool
+      .request({ method: 'POST', path, headers, body: c.body })
+      .then(async (r) => {
+        await r.body.dump({ limit: Number.MAX_SAFE_INTEGER });
+        if (r.statusCode < 200 || r.statusCode > 299) non2xx++;
+        if (rec && n < cap) {
+          lat[n] = performance.now() - t0;
+          lag[n] = t0 - scheduledAt;
+          n++;
+        }
+      })
+      .catch(() => {
+        errors++;
+      })
+      .finally(() => {
+        inflight--;
+      });
+  };
+
+  const phase = (seconds: number): Promise<number> =>
+    new Promise((resolve) => {
+      const start = performance.now();
+      const total = Math.round(c.rate * seconds);
+      const interval = 1000 / c.rate;
+      let sent = 0;
+      const tick = (): void => {
+        const now = performance.now();
+        const due = Math.min(total, Math.floor((now - start) / interval) + 1);
+        while (sent < due) {
+          one(start + sent * interval);
+          sent++;
+        }
+        if (sent >= total) {
+          resolve(performance.now() - start);
+          return;
+        }
+        // Sleep until the next due request (timers fire on ~1 ms granularity).
+        const nextAt = start + sent * interval;
+        setTimeout(tick, Math.max(0, nextAt - performance.now() - 0.5));
+      };
+      tick();
+    });
+
+  if (c.warmupS > 0) await phase(c.warmupS);
+  recording = true;
+  errors = 0;
+  non2xx = 0;
+  maxInflight = 0;
+  const elapsedMs = await phase(c.durationS);
+  const deadline = performance.now() + 10_000;
+  while (inflight > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  const sent = Math.round(c.rate * c.durationS);
+  process.stdout.write(
+    `${JSON.stringify({
+      mode: 'rate',
+      rate: c.rate,
+      sent,
+      completed: n,
+      errors,
+      non2xx,
+      unfinished: inflight,
+      achievedRps: n / (elapsedMs / 1000),
+      maxInflight,
+      latencyMs: summary(sortedMs(lat, n)),
+      scheduleLagMs: summary(sortedMs(lag, n)),
+    })}\n`,
+  );
+}
+
+async function runTtfb(c: TtfbConfig): Promise<void> {
+  const total = c.warmup + c.requests;
+  const ttfb = new Float64Array(c.requests);
+  const full = new Float64Array(c.requests);
+  let next = 0;
+  let n = 0;
+  let errors = 0;
+  let bad = 0;
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      const i = next++;
+      try {
+        const t0 = performance.now();
+        const r = await pool.request({ method: 'POST', path, headers, body: c.body });
+        let first = -1;
+        let text = '';
+        for await (const chunk of r.body) {
+          const s = (chunk as Buffer).toString('utf8');
+          if (first < 0 && s.includes('data:')) first = performance.now() - t0;
+          text += s;
+        }
+        const end = performance.now() - t0;
+        if (r.statusCode !== 200 || !text.includes('[DONE]') || first < 0) {
+          bad++;
+          continue;
+        }
+        if (i >= c.warmup) {
+          ttfb[n] = first;
+          full[n] = end;
+          n++;
+        }
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: c.concurrency }, () => worker()));
+  process.stdout.write(
+    `${JSON.stringify({
+      mode: 'ttfb',
+      requests: c.requests,
+      completed: n,
+      errors,
+      bad,
+      ttfbMs: summary(sortedMs(ttfb, n)),
+      totalMs: summary(sortedMs(full, n)),
+    })}\n`,
+  );
+}
+
+const main = cfg.mode === 'rate' ? runRate(cfg) : runTtfb(cfg);
+main
+  .then(() => pool.close())
+  .then(() => process.exit(0))
+  .catch((err: unknown) => {
+    process.stderr.write(`loadgen failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });

@@ -1,0 +1,399 @@
+// npm run bench:overhead [-- --duration=10 --rounds=1 --rates=200,1000 --only=direct,minimal,heddle,portkey
+//                            --connections=64 --ttfb-requests=300 --profile --fresh-portkey --no-write]
+//
+// The same chat request sent (a) directly to a fixed-answer upstream, (b) through Heddle, (c) through a
+// minimal node:http + undici pass-through proxy (the ceiling of any Node proxy here), (d) through
+// Portkey's open-source gateway; at fixed open-loop rates, unthrottled (wrk), and streamed (TTFB).
+// Every process runs on its own: upstream (unpinned), contender (CPU 0), load generator (CPU 1).
+// Results: bench/results/overhead.json and overhead.md.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import {
+  freePort,
+  hasTaskset,
+  rssBytes,
+  sampleRss,
+  spawnProc,
+  stopAll,
+  stopProc,
+  treeCpuSeconds,
+  treeRssBytes,
+  waitForPort,
+  type Proc,
+} from '../lib/procs.js';
+import { median } from '../lib/stats.js';
+import { runWrk, wrkAvailable, type WrkResult } from '../lib/wrk.js';
+import { measureBundle } from './bundle.js';
+import { ensurePortkey, PORTKEY_HONO_NODE_SERVER, PORTKEY_VERSION } from './portkey.js';
+import { summarizeProfile } from './profile.js';
+import { renderReport, type ContenderResult, type OverheadResults, type RateResult, type TtfbResult } from './report.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+
+// ---------------------------------------------------------------- options
+const argv = process.argv.slice(2);
+function opt(name: string, def: string): string {
+  const a = argv.find((x) => x.startsWith(`--${name}=`));
+  return a ? a.slice(name.length + 3) : def;
+}
+const flag = (name: string): boolean => argv.includes(`--${name}`);
+const durationS = Number(opt('duration', '10'));
+const rounds = Number(opt('rounds', '1'));
+const rates = opt('rates', '200,1000').split(',').map(Number);
+const only = opt('only', 'direct,minimal,heddle,portkey').split(',');
+const connections = Number(opt('connections', '64'));
+const ttfbRequests = Number(opt('ttfb-requests', '300'));
+const profile = flag('profile');
+const write = !flag('no-write');
+const outDir = path.resolve(root, opt('out', 'bench/results'));
+const PROXY_CPU = '0';
+const LOADGEN_CPU = '1';
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'heddle-bench-overhead-'));
+const log = (s: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+};
+
+// ---------------------------------------------------------------- the request
+const messages = [
+  { role: 'system', content: 'You are a concise assistant that answers in one short sentence.' },
+  {
+    role: 'user',
+    content:
+      'Write one friendly sentence greeting a new user of our dataset generation tool, mentioning that it ' +
+      'can produce question-answer pairs about geography, history and basic chemistry for evaluation runs.',
+  },
+];
+const bodyFor = (model: string, stream: boolean): string =>
+  JSON.stringify({ model, messages, max_tokens: 32, temperature: 0, ...(stream ? { stream: true } : {}) });
+
+interface Contender {
+  name: 'direct' | 'minimal' | 'heddle' | 'portkey';
+  label: string;
+  port: number;
+  model: string;
+  headers: Record<string, string>;
+  start: (() => Proc) | undefined;
+}
+
+// ---------------------------------------------------------------- helpers
+function machineInfo(): Record<string, unknown> {
+  const cpus = os.cpus();
+  let wrkVersion = 'absent';
+  try {
+    wrkVersion = execFileSync('wrk', ['--version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
+  } catch (err) {
+    wrkVersion = String((err as { stdout?: string }).stdout ?? '').split('\n')[0] ?? 'absent';
+  }
+  return {
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    cpus: cpus.length,
+    memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    kernel: os.release(),
+    node: process.version,
+    wrk: wrkVersion,
+    taskset: hasTaskset(),
+    pinning: hasTaskset()
+      ? `contender on CPU ${PROXY_CPU}, load generator on CPU ${LOADGEN_CPU}, upstream unpinned`
+      : 'none (taskset absent)',
+  };
+}
+
+async function sanity(c: Contender, base: string, stream: boolean): Promise<string | undefined> {
+  try {
+    if (!stream) {
+      const r = await request(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...c.headers },
+        body: bodyFor(c.model, false),
+      });
+      const text = await r.body.text();
+      if (r.statusCode !== 200 || !text.includes('fixed answer')) return `non-stream: ${r.statusCode} ${text.slice(0, 300)}`;
+      return undefined;
+    }
+    const s = await request(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...c.headers },
+      body: bodyFor(c.model, true),
+    });
+    const st = await s.body.text();
+    if (s.statusCode !== 200 || !st.includes('[DONE]') || !st.includes('fixed stream'))
+      return `stream: ${s.statusCode} ${st.slice(0, 300)}`;
+    return undefined;
+  } catch (err) {
+    return String(err);
+  }
+}
+
+async function loadgen(cfg: Record<string, unknown>, name: string): Promise<Record<string, unknown>> {
+  const p = spawnProc({
+    name: `loadgen-${name}`,
+    cmd: process.execPath,
+    args: ['--import', 'tsx', path.join(here, 'loadgen.ts'), JSON.stringify(cfg)],
+    cwd: root,
+    cpus: LOADGEN_CPU,
+    logPath: path.join(work, `loadgen-${name}.log`),
+    captureStdout: true,
+  });
+  const code = await p.exited;
+  const line = p.stdout().trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) throw new Error(`loadgen ${name} failed (exit ${code}); see ${p.logPath}`);
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------- one contender, one round
+async function measure(c: Contender, upstream: Proc, round: number): Promise<ContenderResult> {
+  const base = `http://127.0.0.1:${c.port}`;
+  const url = `${base}/v1/chat/completions`;
+  const tag = `${c.name}-r${round}`;
+  const res: ContenderResult = { name: c.name, label: c.label, loadavgBefore: os.loadavg().map((x) => Math.round(x * 100) / 100) };
+  let proc: Proc | undefined;
+  try {
+    if (c.start) {
+      proc = c.start();
+      await waitForPort(c.port, proc, 120_000);
+      res.pid = proc.pid;
+    }
+    const bad = await sanity(c, base, false);
+    if (bad) throw new Error(`sanity check failed: ${bad}`);
+    const badStream = await sanity(c, base, true);
+    if (badStream) res.streamError = badStream;
+    if (proc) res.rssIdleMB = treeRssBytes(proc.pid) / 2 ** 20;
+    const rssPid = proc?.pid ?? upstream.pid;
+
+    // Warm the JIT and connection pools.
+    log(`${tag}: warmup`);
+    await runWrk({ url, body: bodyFor(c.model, false), headers: c.headers, connections, threads: 1, durationS: 3, cpus: LOADGEN_CPU, workDir: work, name: `${tag}-warm` });
+
+    // Fixed open-loop rates.
+    res.rates = [];
+    for (const rate of rates) {
+      log(`${tag}: ${rate} RPS for ${durationS}s`);
+      const r = await loadgen({ mode: 'rate', url, headers: c.headers, body: bodyFor(c.model, false), connections: 256, rate, durationS, warmupS: 2 }, `${tag}-${rate}`);
+      res.rates.push(r as unknown as RateResult);
+    }
+
+    // Unthrottled (closed loop, wrk), with RSS and CPU sampling.
+    log(`${tag}: unthrottled, ${connections} connections, ${durationS}s`);
+    const cpu0 = proc ? treeCpuSeconds(proc.pid) : 0;
+    const up0 = treeCpuSeconds(upstream.pid);
+    const sampler = sampleRss(rssPid, 100);
+    const w: WrkResult = await runWrk({ url, body: bodyFor(c.model, false), headers: c.headers, connections, threads: 1, durationS, cpus: LOADGEN_CPU, workDir: work, name: `${tag}-max` });
+    const rss = sampler.stop();
+    res.unthrottled = {
+      ...w,
+      rssPeakMB: proc ? rss.peak / 2 ** 20 : undefined,
+      contenderCpuS: proc ? treeCpuSeconds(proc.pid) - cpu0 : undefined,
+      upstreamCpuS: treeCpuSeconds(upstream.pid) - up0,
+    };
+    if (proc && res.unthrottled.contenderCpuS !== undefined)
+      res.unthrottled.contenderCpuUsPerReq = (res.unthrottled.contenderCpuS / w.requests) * 1e6;
+
+    // Streaming time to first byte, one request at a time.
+    if (res.streamError) {
+      log(`${tag}: streaming broken, skipping TTFB: ${res.streamError}`);
+      return res;
+    }
+    log(`${tag}: streaming TTFB x${ttfbRequests}`);
+    const t = await loadgen({ mode: 'ttfb', url, headers: c.headers, body: bodyFor(c.model, true), connections: 4, requests: ttfbRequests, warmup: 50, concurrency: 1 }, `${tag}-ttfb`);
+    res.ttfb = t as unknown as TtfbResult;
+    if (proc) res.rssAfterMB = rssBytes(proc.pid) / 2 ** 20;
+  } catch (err) {
+    res.error = err instanceof Error ? err.message : String(err);
+    log(`${tag}: FAILED ${res.error}`);
+  } finally {
+    if (proc) await stopProc(proc, profile ? 10_000 : 2000);
+    res.loadavgAfter = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  }
+  return res;
+}
+
+// Median of each numeric leaf across rounds (same shape as one round); errors kept from the first failure.
+function mergeRounds(xs: ContenderResult[]): ContenderResult {
+  const ok = xs.filter((x) => !x.error);
+  if (ok.length === 0) return xs[0] as ContenderResult;
+  const mergeObj = (objs: unknown[]): unknown => {
+    const first = objs[0];
+    if (typeof first === 'number') return median(objs as number[]);
+    if (Array.isArray(first)) return first.map((_, i) => mergeObj(objs.map((o) => (o as unknown[])[i])));
+    if (first && typeof first === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(first)) out[k] = mergeObj(objs.map((o) => (o as Record<string, unknown>)[k]));
+      return out;
+    }
+    return first;
+  };
+  const merged = mergeObj(ok) as ContenderResult;
+  merged.rounds = ok.length;
+  merged.perRoundMaxRps = ok.map((x) => Math.round(x.unthrottled?.rps ?? Number.NaN));
+  merged.loadavgBefore = ok[0]?.loadavgBefore;
+  merged.loadavgAfter = ok[ok.length - 1]?.loadavgAfter;
+  return merged;
+}
+
+// ---------------------------------------------------------------- main
+async function main(): Promise<void> {
+  if (!wrkAvailable()) throw new Error('wrk not found: apt-get install -y wrk');
+  log(`work dir ${work}; uptime: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const startedAt = new Date().toISOString();
+  const upstreamPort = await freePort();
+  const upstream = spawnProc({
+    name: 'upstream',
+    cmd: process.execPath,
+    args: ['--import', 'tsx', path.join(here, 'upstream.ts')],
+    cwd: root,
+    env: { PORT: String(upstreamPort), CHUNK_GAP_MS: '2' },
+    logPath: path.join(work, 'upstream.log'),
+  });
+  await waitForPort(upstreamPort, upstream);
+  const upstreamV1 = `http://127.0.0.1:${upstreamPort}/v1`;
+  const auth = { authorization: 'Bearer bench-key' };
+
+  const contenders: Contender[] = [];
+  contenders.push({ name: 'direct', label: 'direct (no proxy)', port: upstreamPort, model: 'fixed-model', headers: auth, start: undefined });
+
+  const minimalPort = await freePort();
+  contenders.push({
+    name: 'minimal',
+    label: 'minimal proxy (node:http + undici Pool)',
+    port: minimalPort,
+    model: 'fixed-model',
+    headers: auth,
+    start: () =>
+      spawnProc({
+        name: 'minimal',
+        cmd: process.execPath,
+        args: ['--import', 'tsx', path.join(here, 'minimal-proxy.ts')],
+        cwd: root,
+        env: { PORT: String(minimalPort), UPSTREAM_URL: upstreamV1 },
+        cpus: PROXY_CPU,
+        logPath: path.join(work, 'minimal.log'),
+      }),
+  });
+
+  const heddlePort = await freePort();
+  const heddleEntry = path.join(root, 'src', 'node.ts');
+  const profDir = path.join(work, 'cpu-prof');
+  contenders.push({
+    name: 'heddle',
+    label: 'Heddle (node --import tsx src/node.ts)',
+    port: heddlePort,
+    model: 'bench-model',
+    headers: auth,
+    start: () => {
+      if (!existsSync(heddleEntry)) throw new Error('src/node.ts does not exist yet');
+      return spawnProc({
+        name: 'heddle',
+        cmd: process.execPath,
+        args: [
+          ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--import', path.join(here, 'exit-on-signal.ts')] : []),
+          '--import',
+          'tsx',
+          heddleEntry,
+        ],
+        cwd: root,
+        env: {
+          HEDDLE_POLICY: path.join(here, 'policy.yaml'),
+          HEDDLE_PORT: String(heddlePort),
+          HEDDLE_HOST: '127.0.0.1',
+          BENCH_UPSTREAM_PORT: String(upstreamPort),
+          NODE_ENV: 'production',
+        },
+        cpus: PROXY_CPU,
+        logPath: path.join(work, 'heddle.log'),
+      });
+    },
+  });
+
+  const portkeyPort = await freePort();
+  let portkeyEntry: string | undefined;
+  let portkeyInstallError: string | undefined;
+  if (only.includes('portkey')) {
+    try {
+      portkeyEntry = ensurePortkey(flag('fresh-portkey'), log);
+    } catch (err) {
+      portkeyInstallError = String(err);
+    }
+  }
+  contenders.push({
+    name: 'portkey',
+    label: `Portkey gateway ${PORTKEY_VERSION} (node build/start-server.js; @hono/node-server ${PORTKEY_HONO_NODE_SERVER})`,
+    port: portkeyPort,
+    model: 'fixed-model',
+    headers: { ...auth, 'x-portkey-provider': 'openai', 'x-portkey-custom-host': upstreamV1 },
+    start: () => {
+      if (!portkeyEntry) throw new Error(`Portkey not installed: ${portkeyInstallError ?? 'unknown'}`);
+      return spawnProc({
+        name: 'portkey',
+        cmd: process.execPath,
+        args: [portkeyEntry, `--port=${portkeyPort}`, '--headless'],
+        cwd: path.dirname(portkeyEntry),
+        env: { NODE_ENV: 'production' },
+        cpus: PROXY_CPU,
+        logPath: path.join(work, 'portkey.log'),
+      });
+    },
+  });
+
+  const selected = contenders.filter((c) => only.includes(c.name));
+  const perRound = new Map<string, ContenderResult[]>();
+  for (let r = 1; r <= rounds; r++) {
+    for (const c of selected) {
+      log(`round ${r}/${rounds}: ${c.label}`);
+      let result: ContenderResult;
+      try {
+        result = await measure(c, upstream, r);
+      } catch (err) {
+        result = { name: c.name, label: c.label, error: String(err) };
+      }
+      perRound.set(c.name, [...(perRound.get(c.name) ?? []), result]);
+    }
+  }
+  await stopProc(upstream);
+
+  let profileSummary: string | undefined;
+  if (profile && existsSync(profDir)) {
+    const files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
+    const biggest = files
+      .map((f) => path.join(profDir, f))
+      .sort((a, b) => readFileSync(b).length - readFileSync(a).length)[0];
+    if (biggest) profileSummary = summarizeProfile(readFileSync(biggest, 'utf8'), root);
+  }
+
+  log('measuring the Workers bundle');
+  const bundle = measureBundle(root);
+
+  const results: OverheadResults = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: machineInfo(),
+    settings: { durationS, rounds, rates, connections, ttfbRequests, wrkThreads: 1, chunkGapMs: 2, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER },
+    contenders: selected.map((c) => mergeRounds(perRound.get(c.name) ?? [])),
+    bundle,
+  };
+  const md = renderReport(results);
+  if (write) {
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(path.join(outDir, 'overhead.json'), `${JSON.stringify({ ...results, perRound: Object.fromEntries(perRound) }, null, 2)}\n`);
+    writeFileSync(path.join(outDir, 'overhead.md'), md);
+    if (profileSummary) writeFileSync(path.join(outDir, 'overhead-profile.md'), profileSummary);
+    log(`wrote ${path.relative(root, outDir)}/overhead.{md,json}${profileSummary ? ' and overhead-profile.md' : ''}`);
+  }
+  process.stdout.write(md);
+  if (profileSummary) process.stdout.write(`\n${profileSummary}`);
+  log(`logs in ${work}`);
+}
+
+main()
+  .catch(async (err: unknown) => {
+    log(`failed: ${err instanceof Error ? err.stack : String(err)}`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    await stopAll();
+  });

@@ -1,0 +1,102 @@
+// Fixed-answer OpenAI-compatible upstream for the overhead benchmark. Runs in its own process.
+// POST /v1/chat/completions -> a fixed chat.completion, or (when the body asks "stream": true) a fixed
+// SSE stream: the first chunk at once, then the rest CHUNK_GAP_MS apart, then [DONE].
+// GET /v1/models -> a one-model list. Anything else -> 404.
+import http from 'node:http';
+
+const port = Number(process.env.PORT ?? 0);
+const gapMs = Number(process.env.CHUNK_GAP_MS ?? 2);
+const created = 1_760_000_000;
+
+const completion = Buffer.from(
+  JSON.stringify({
+    id: 'chatcmpl-bench0000000000000000000001',
+    object: 'chat.completion',
+    created,
+    model: 'fixed-model',
+    system_fingerprint: 'fp_bench',
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: 'Hello! This is a fixed answer from the benchmark upstream.', refusal: null },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
+    ],
+    usage: { prompt_tokens: 64, completion_tokens: 12, total_tokens: 76 },
+  }),
+);
+
+function chunk(delta: Record<string, unknown>, finish: string | null): string {
+  return `data: ${JSON.stringify({
+    id: 'chatcmpl-bench0000000000000000000002',
+    object: 'chat.completion.chunk',
+    created,
+    model: 'fixed-model',
+    system_fingerprint: 'fp_bench',
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  })}\n\n`;
+}
+
+const sse: Buffer[] = [
+  chunk({ role: 'assistant', content: '' }, null),
+  chunk({ content: 'Hello' }, null),
+  chunk({ content: '! This is' }, null),
+  chunk({ content: ' a fixed stream.' }, null),
+  chunk({}, 'stop'),
+  'data: [DONE]\n\n',
+].map((s) => Buffer.from(s));
+
+const models = Buffer.from(
+  JSON.stringify({ object: 'list', data: [{ id: 'fixed-model', object: 'model', created, owned_by: 'bench' }] }),
+);
+
+const streamRe = /"stream"\s*:\s*true/;
+
+function sendStream(res: http.ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  let i = 0;
+  const next = (): void => {
+    const c = sse[i++];
+    if (c === undefined) {
+      res.end();
+      return;
+    }
+    res.write(c);
+    if (gapMs > 0) setTimeout(next, gapMs);
+    else next();
+  };
+  next();
+}
+
+const server = http.createServer((req, res) => {
+  if (req.method === 'POST' && req.url?.endsWith('/chat/completions')) {
+    const parts: Buffer[] = [];
+    req.on('data', (d: Buffer) => parts.push(d));
+    req.on('end', () => {
+      const body = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+      if (streamRe.test(body.toString('latin1'))) {
+        sendStream(res);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': completion.length });
+      res.end(completion);
+    });
+    return;
+  }
+  req.resume();
+  if (req.method === 'GET' && req.url?.endsWith('/models')) {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': models.length });
+    res.end(models);
+    return;
+  }
+  res.writeHead(404, { 'content-type': 'application/json' });
+  res.end('{"error":{"message":"not found","type":"invalid_request_error"}}');
+});
+server.keepAliveTimeout = 65_000;
+server.headersTimeout = 66_000;
+server.listen(port, '127.0.0.1', () => {
+  const a = server.address();
+  process.stdout.write(`upstream listening on ${typeof a === 'object' && a ? a.port : port}\n`);
+});
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => process.exit(0));
