@@ -50,12 +50,20 @@ export function createFastllmAdapter(now: () => number = Date.now): ProviderAdap
     async embeddings(req, ctx) {
       const model = await modelFor(ctx);
       const res = await postJson(ctx, '/embeddings', { ...req, model });
-      return toOpenAiEmbeddings(await readJson(ctx, res, fastllmEmbeddingSchema), model);
+      return toOpenAiEmbeddings(await readJson(ctx, res, fastllmEmbeddingSchema), model, req.encoding_format);
     },
   };
 }
 
-export function toOpenAiEmbeddings(answer: z.output<typeof fastllmEmbeddingSchema>, model: string): EmbeddingsResponse {
+/**
+ * Any FastLLM embeddings answer -> OpenAI's list. Upstream servers ignore `encoding_format`, but the openai SDKs
+ * ask for base64 by default and decode it, so float vectors are encoded when base64 was asked for.
+ */
+export function toOpenAiEmbeddings(
+  answer: z.output<typeof fastllmEmbeddingSchema>,
+  model: string,
+  encoding: 'float' | 'base64' | undefined,
+): EmbeddingsResponse {
   const openAi = embeddingsResponseSchema.safeParse(answer);
   if (openAi.success) return openAi.data;
   const single = z.object({ embedding: z.array(z.number()) }).safeParse(answer);
@@ -70,7 +78,14 @@ export function toOpenAiEmbeddings(answer: z.output<typeof fastllmEmbeddingSchem
         : [];
   return {
     object: 'list',
-    data: vectors.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+    data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: encoding === 'base64' ? float32Base64(v) : v })),
     model,
   };
+}
+
+function float32Base64(vector: number[]): string {
+  const bytes = new Uint8Array(new Float32Array(vector).buffer);
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
 }

@@ -3,12 +3,12 @@ import { HeddleError } from '../../errors.js';
 import { sseEvents } from '../../stream/sse.js';
 import type { UpstreamResponse } from '../http.js';
 import type { CallContext, ProviderAdapter } from '../types.js';
-import { abortError, brokenAnswer, parseAnswer, readJson, send } from '../upstream.js';
+import { abortError, brokenAnswer, readJson, send } from '../upstream.js';
 import { fromGeminiAnswer } from './answer.js';
 import { fromGeminiEmbeddings, toGeminiEmbedRequest } from './embeddings.js';
 import { toGeminiRequest } from './request.js';
 import { GeminiStreamTranslator } from './stream.js';
-import { geminiAnswerSchema, geminiEmbeddingsAnswerSchema, geminiErrorSchema } from './wire.js';
+import { geminiAnswerSchema, geminiEmbeddingsAnswerSchema, geminiErrorSchema, type GeminiAnswer } from './wire.js';
 
 // Outbound adapter for the Gemini API: POST {url}/v1beta/models/{model}:generateContent,
 // :streamGenerateContent?alt=sse and :batchEmbedContents.
@@ -69,9 +69,7 @@ async function* translateStream(
 ): AsyncIterable<ChatChunk> {
   try {
     for await (const sse of sseEvents(res.chunks())) {
-      const failure = geminiErrorSchema.safeParse(safeJson(sse.data));
-      if (failure.success) throw midStreamError(ctx, failure.data.error);
-      yield* translator.push(parseAnswer(ctx, sse.data, geminiAnswerSchema));
+      yield* translator.push(parseEvent(ctx, sse.data));
     }
   } catch (err) {
     if (err instanceof HeddleError) throw err;
@@ -83,12 +81,22 @@ async function* translateStream(
   yield* translator.end();
 }
 
-function safeJson(text: string): unknown {
+/** One SSE data line: a GenerateContentResponse, or an error body when the stream fails after it started. */
+function parseEvent(ctx: CallContext, data: string): GeminiAnswer {
+  let json: unknown;
   try {
-    return JSON.parse(text);
+    json = JSON.parse(data);
   } catch {
-    return undefined;
+    throw brokenAnswer(ctx, 'a stream event is not valid JSON');
   }
+  const failure = geminiErrorSchema.safeParse(json);
+  if (failure.success) throw midStreamError(ctx, failure.data.error);
+  const parsed = geminiAnswerSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw brokenAnswer(ctx, `a stream event does not match the expected shape at '${issue?.path.join('.') ?? ''}'`);
+  }
+  return parsed.data;
 }
 
 function midStreamError(ctx: CallContext, error: { code?: number | undefined; message: string; status?: string | undefined }): HeddleError {
