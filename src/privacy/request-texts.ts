@@ -14,11 +14,23 @@ export interface FunctionCallLike {
 
 export interface ChatMessageLike {
   readonly role?: unknown;
+  readonly tool_call_id?: unknown;
   /** A string, or content parts: `{ type: 'text', text }`, `{ type: 'refusal', refusal }`, images (ignored). */
   readonly content?: unknown;
   readonly name?: unknown;
-  readonly tool_calls?: readonly { readonly function?: FunctionCallLike | null }[] | null;
+  readonly tool_calls?: readonly ToolCallLike[] | null;
   readonly function_call?: FunctionCallLike | null;
+}
+
+export interface ToolCallLike {
+  readonly id?: unknown;
+  readonly type?: unknown;
+  readonly function?: FunctionCallLike | null;
+}
+
+export interface ToolDefinitionLike {
+  readonly type?: unknown;
+  readonly function?: FunctionDefinitionLike | null;
 }
 
 export interface FunctionDefinitionLike {
@@ -29,7 +41,8 @@ export interface FunctionDefinitionLike {
 
 export interface RequestLike {
   readonly messages?: readonly ChatMessageLike[] | null;
-  readonly tools?: readonly { readonly function?: FunctionDefinitionLike | null }[] | null;
+  readonly model?: unknown;
+  readonly tools?: readonly ToolDefinitionLike[] | null;
   /** The deprecated pre-tools form of function definitions. */
   readonly functions?: readonly FunctionDefinitionLike[] | null;
   /** `json_schema` response formats are sent upstream too. */

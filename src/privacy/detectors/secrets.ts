@@ -150,8 +150,8 @@ function privateKeyAt(text: string, at: number): Finding | undefined {
   return { kind: 'secret.private_key', start: at, end };
 }
 
-// From the scheme: optional user, a non-empty password, then a host. Stops at whitespace and quotes.
-const CREDENTIAL_URL = /[A-Za-z][A-Za-z0-9+.-]{1,30}:\/\/[^\s:/?#@'"`<>]*:([^\s/?#@'"`<>]+)@[^\s/?#'"`<>]+/y;
+// From the scheme: optional user, a non-empty password, a host, then any path. Stops at whitespace and quotes.
+const CREDENTIAL_URL = /[A-Za-z][A-Za-z0-9+.-]{1,30}:\/\/[^\s:/?#@'"`<>]*:([^\s/?#@'"`<>]+)@[^\s/?#'"`<>]+(?:[/?#][^\s'"`<>]*)?/y;
 // Template placeholders are not passwords: ${PGPASSWORD}, {{pass}}, <password>, %s, ****.
 const PLACEHOLDER = /^(?:\$|\{|<|%s$|\*+$|x+$)/i;
 

@@ -8,7 +8,7 @@ import { NO_FINDINGS, type Finding } from '../finding';
  * only when an SSN keyword (SSN, social security, SS#, taxpayer id) ends within 40 characters before the number.
  */
 const CANDIDATE = /(?<![\w-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\w-])/g;
-const CONTEXT = /\b(?:ssn|ss#|social[ -]security(?:[ -]n(?:o|umber))?|soc\.? ?sec\.?|taxpayer[ -]id)\b/i;
+const CONTEXT = /\b(?:ssn|ss#|social[ -]security|soc\.? ?sec|taxpayer[ -]id)(?![a-z])/i;
 const CONTEXT_WINDOW = 40;
 
 export function ssnPartsValid(area: number, group: number, serial: number): boolean {
