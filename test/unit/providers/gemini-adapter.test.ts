@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatRequestSchema, type ChatChunk, type ChatRequest } from '../../../src/dialects/openai/schema.js';
+import {
+  chatChunkSchema,
+  chatCompletionSchema,
+  chatRequestSchema,
+  type ChatChunk,
+  type ChatRequest,
+} from '../../../src/dialects/openai/schema.js';
 import { HeddleError } from '../../../src/errors.js';
 import { geminiAdapter } from '../../../src/providers/gemini/index.js';
 import { fetchHttpSend, type HttpSend } from '../../../src/providers/http.js';
@@ -26,7 +32,7 @@ const chat = (body: Record<string, unknown>): ChatRequest =>
 
 async function collect(stream: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
   const out: ChatChunk[] = [];
-  for await (const chunk of stream) out.push(chunk);
+  for await (const chunk of stream) out.push(chatChunkSchema.parse(chunk));
   return out;
 }
 
@@ -47,6 +53,7 @@ describe('geminiAdapter over loopback HTTP', () => {
       chat({ messages: [{ role: 'system', content: 'Be kind.' }, { role: 'user', content: 'Hello there' }], temperature: 0.3 }),
       ctx('echo'),
     );
+    expect(chatCompletionSchema.parse(completion)).toEqual(completion);
     expect(completion.choices[0]?.message.content).toBe('Hello there');
     expect(completion.choices[0]?.finish_reason).toBe('stop');
     expect(completion.usage).toMatchObject({ completion_tokens: 2 });
@@ -69,6 +76,7 @@ describe('geminiAdapter over loopback HTTP', () => {
   it('completes a tool loop, carrying the thought signature back', async () => {
     const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
     const first = await geminiAdapter.chat(chat({ tools, tool_choice: { type: 'function', function: { name: 'get_weather' } } }), ctx('tool'));
+    chatCompletionSchema.parse(first);
     const call = first.choices[0]?.message.tool_calls?.[0];
     expect(first.choices[0]?.finish_reason).toBe('tool_calls');
     expect(call?.function).toEqual({ name: 'get_weather', arguments: '{"city":"Paris"}' });
