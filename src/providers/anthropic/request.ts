@@ -52,6 +52,15 @@ export function toAnthropicRequest(req: ChatRequest, model: string): AnthropicRe
   if (messages.length === 0) {
     throw invalidRequest('Anthropic targets need at least one user or assistant message.', 'messages');
   }
+  // Anthropic wants a user turn's tool_result blocks before anything else in it (merging can put text first).
+  for (const message of messages) {
+    if (message.role === 'user') {
+      message.content = [
+        ...message.content.filter((b) => b.type === 'tool_result'),
+        ...message.content.filter((b) => b.type !== 'tool_result'),
+      ];
+    }
+  }
 
   if (req.response_format?.type === 'json_object') system.push(JSON_OBJECT_INSTRUCTION);
 

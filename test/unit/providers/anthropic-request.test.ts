@@ -160,6 +160,21 @@ describe('toAnthropicRequest', () => {
     expect(out.messages[1]?.content).toEqual([{ type: 'tool_use', id: 't1', name: 'f', input: {} }]);
   });
 
+  it('puts tool_result blocks first in a merged user turn', () => {
+    const out = toAnthropicRequest(
+      request({
+        messages: [
+          { role: 'user', content: 'x' },
+          { role: 'assistant', tool_calls: [{ id: 't1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+          { role: 'user', content: 'also this' },
+          { role: 'tool', tool_call_id: 't1', content: 'ok' },
+        ],
+      }),
+      'm',
+    );
+    expect(out.messages[2]?.content.map((b) => b.type)).toEqual(['tool_result', 'text']);
+  });
+
   it('rejects tool call arguments that are not a JSON object', () => {
     const err = rejects({
       messages: [
