@@ -223,3 +223,35 @@ export function treeCpuSeconds(pid: number): number {
   }
   return total;
 }
+
+function cpuJiffies(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  const total = v.reduce((s, x) => s + x, 0);
+  return { busy: total - idle, total };
+}
+
+/** CPU cores kept busy by everything on the machine over `ms` (call while the bench itself is idle). */
+export async function backgroundCores(ms = 1000): Promise<number> {
+  const a = cpuJiffies();
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = cpuJiffies();
+  const seconds = (Date.now() - t0) / 1000;
+  return (b.busy - a.busy) / 100 / seconds;
+}
+
+/** Waits until the 1-minute load average is at most `max` (checked every 5 s), for at most `timeoutS`. */
+export async function waitQuiet(max: number, timeoutS: number, log: (s: string) => void): Promise<boolean> {
+  const { loadavg } = await import('node:os');
+  const deadline = Date.now() + timeoutS * 1000;
+  let told = false;
+  while ((loadavg()[0] ?? 0) > max) {
+    if (Date.now() > deadline) return false;
+    if (!told) log(`waiting for load average <= ${max} (now ${(loadavg()[0] ?? 0).toFixed(2)}; at most ${timeoutS} s)`);
+    told = true;
+    await new Promise((r) => setTimeout(r, 5000));
+  }
+  return true;
+}

@@ -13,6 +13,13 @@ export interface BundleResult {
   gzipBytes?: number;
   minifiedRawBytes?: number;
   minifiedGzipBytes?: number;
+  /** wrangler's own "Total Upload: ... / gzip: ..." figures, KiB, when it printed them. */
+  wranglerReportedKiB?: { upload: number; gzip: number; minifiedUpload?: number; minifiedGzip?: number };
+}
+
+function wranglerReported(out: string): { upload: number; gzip: number } | undefined {
+  const m = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(out);
+  return m ? { upload: Number(m[1]), gzip: Number(m[2]) } : undefined;
 }
 
 function sizes(dir: string): { raw: number; gz: number } {
@@ -62,22 +69,32 @@ export function measureBundle(root: string): BundleResult {
     if (existsSync(path.join(root, 'wrangler.toml'))) {
       try {
         const out = path.join(tmp, 'wrangler');
-        execFileSync(path.join(root, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', out], {
+        const printed = execFileSync(path.join(root, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', out], {
           cwd: root,
           stdio: ['ignore', 'pipe', 'pipe'],
           env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
           timeout: 180_000,
+          encoding: 'utf8',
         });
+        const rep = wranglerReported(printed);
         const s = sizes(out);
         const outMin = path.join(tmp, 'wrangler-min');
         let min: { raw: number; gz: number } | undefined;
+        let repMin: { upload: number; gzip: number } | undefined;
         try {
-          execFileSync(
+          const printedMin = execFileSync(
             path.join(root, 'node_modules', '.bin', 'wrangler'),
             ['deploy', '--dry-run', '--minify', '--outdir', outMin],
-            { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' }, timeout: 180_000 },
+            {
+              cwd: root,
+              stdio: ['ignore', 'pipe', 'pipe'],
+              env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+              timeout: 180_000,
+              encoding: 'utf8',
+            },
           );
           min = sizes(outMin);
+          repMin = wranglerReported(printedMin);
         } catch {
           /* minified size is a bonus */
         }
@@ -87,6 +104,9 @@ export function measureBundle(root: string): BundleResult {
           rawBytes: s.raw,
           gzipBytes: s.gz,
           ...(min ? { minifiedRawBytes: min.raw, minifiedGzipBytes: min.gz } : {}),
+          ...(rep
+            ? { wranglerReportedKiB: { ...rep, ...(repMin ? { minifiedUpload: repMin.upload, minifiedGzip: repMin.gzip } : {}) } }
+            : {}),
         };
       } catch (err) {
         const e = err as { stderr?: Buffer; message: string };

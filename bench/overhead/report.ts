@@ -39,6 +39,8 @@ export interface ContenderResult {
   rounds?: number;
   perRoundMaxRps?: number[];
   loadavgBefore?: number[] | undefined;
+  backgroundCores?: number;
+  backgroundCoresPerRound?: number[];
   loadavgAfter?: number[] | undefined;
   rssIdleMB?: number;
   rssAfterMB?: number;
@@ -104,8 +106,14 @@ export function renderReport(r: OverheadResults): string {
   L('## Machine and method');
   L();
   L(`- ${String(m.cpus)} x ${String(m.cpuModel)}, ${String(m.memGiB)} GiB, Linux ${String(m.kernel)}, Node ${String(m.node)}, ${String(m.wrk)}.`);
-  L(`- Pinning: ${String(m.pinning)}. The machine is shared with other builds; load average (1/5/15 min) before/after each contender:`);
-  for (const c of r.contenders) L(`  - ${c.name}: ${c.loadavgBefore?.join(' / ') ?? '?'} -> ${c.loadavgAfter?.join(' / ') ?? '?'}`);
+  L(
+    `- Pinning: ${String(m.pinning)}. The machine is shared with other engineers' builds and tests; for each contender, the load average ` +
+      '(1/5/15 min) before and after, and the CPU cores other processes kept busy in the second before it started (per round):',
+  );
+  for (const c of r.contenders)
+    L(
+      `  - ${c.name}: load ${c.loadavgBefore?.join(' / ') ?? '?'} -> ${c.loadavgAfter?.join(' / ') ?? '?'}; background ${(c.backgroundCoresPerRound ?? [c.backgroundCores]).map((x) => f(x, 2)).join(', ')} cores`,
+    );
   const s = r.settings;
   L(
     `- Settings: ${String(s.rounds)} round(s), each value the median over rounds; ${String(s.durationS)} s per measurement; fixed rates ${(s.rates as number[]).join(', ')} RPS ` +
@@ -215,6 +223,12 @@ export function renderReport(r: OverheadResults): string {
     L('| --- | ---: | ---: |');
     L(`| as built | ${f((b.rawBytes ?? 0) / 1024, 1)} | ${f(b.gzipBytes / 1024, 1)} |`);
     if (b.minifiedGzipBytes !== undefined) L(`| minified | ${f((b.minifiedRawBytes ?? 0) / 1024, 1)} | ${f(b.minifiedGzipBytes / 1024, 1)} |`);
+    const w = b.wranglerReportedKiB;
+    if (w) {
+      L();
+      L(`wrangler's own report: Total Upload ${w.upload} KiB / gzip ${w.gzip} KiB${w.minifiedGzip !== undefined ? `; with --minify ${w.minifiedUpload ?? '?'} KiB / gzip ${w.minifiedGzip} KiB` : ''}. ` +
+        'The target is checked against the as-built gzip size measured here (gzip -9 of the emitted .js files).');
+    }
   }
   L();
   return `${lines.join('\n')}\n`;

@@ -1,5 +1,6 @@
 // npm run bench:overhead [-- --duration=10 --rounds=1 --rates=200,1000 --only=direct,minimal,heddle,portkey
-//                            --connections=64 --ttfb-requests=300 --profile --fresh-portkey --no-write]
+//                            --connections=64 --ttfb-requests=300 --profile --fresh-portkey --no-write
+//                            --wait-quiet=<max 1-min load average before each contender> --wait-max=900]
 //
 // The same chat request sent (a) directly to a fixed-answer upstream, (b) through Heddle, (c) through a
 // minimal node:http + undici pass-through proxy (the ceiling of any Node proxy here), (d) through
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import {
+  backgroundCores,
   freePort,
   hasTaskset,
   rssBytes,
@@ -23,6 +25,7 @@ import {
   treeCpuSeconds,
   treeRssBytes,
   waitForPort,
+  waitQuiet,
   type Proc,
 } from '../lib/procs.js';
 import { median } from '../lib/stats.js';
@@ -51,6 +54,8 @@ const ttfbRequests = Number(opt('ttfb-requests', '300'));
 const profile = flag('profile');
 const write = !flag('no-write');
 const outDir = path.resolve(root, opt('out', 'bench/results'));
+const quietLoad = Number(opt('wait-quiet', '0')); // 0 = do not wait
+const quietMaxS = Number(opt('wait-max', '900'));
 const PROXY_CPU = '0';
 const LOADGEN_CPU = '1';
 
@@ -151,7 +156,14 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
   const base = `http://127.0.0.1:${c.port}`;
   const url = `${base}/v1/chat/completions`;
   const tag = `${c.name}-r${round}`;
-  const res: ContenderResult = { name: c.name, label: c.label, loadavgBefore: os.loadavg().map((x) => Math.round(x * 100) / 100) };
+  if (quietLoad > 0 && !(await waitQuiet(quietLoad, quietMaxS, log))) log(`still busy after ${quietMaxS} s; measuring anyway`);
+  const background = await backgroundCores(1000);
+  const res: ContenderResult = {
+    name: c.name,
+    label: c.label,
+    loadavgBefore: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    backgroundCores: Math.round(background * 100) / 100,
+  };
   let proc: Proc | undefined;
   try {
     if (c.start) {
@@ -233,6 +245,7 @@ function mergeRounds(xs: ContenderResult[]): ContenderResult {
   merged.perRoundMaxRps = ok.map((x) => Math.round(x.unthrottled?.rps ?? Number.NaN));
   merged.loadavgBefore = ok[0]?.loadavgBefore;
   merged.loadavgAfter = ok[ok.length - 1]?.loadavgAfter;
+  merged.backgroundCoresPerRound = ok.map((x) => x.backgroundCores ?? Number.NaN);
   return merged;
 }
 
@@ -291,9 +304,9 @@ async function main(): Promise<void> {
         name: 'heddle',
         cmd: process.execPath,
         args: [
-          ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--import', path.join(here, 'exit-on-signal.ts')] : []),
           '--import',
           'tsx',
+          ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--import', path.join(here, 'exit-on-signal.ts')] : []),
           heddleEntry,
         ],
         cwd: root,
@@ -372,7 +385,7 @@ async function main(): Promise<void> {
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: machineInfo(),
-    settings: { durationS, rounds, rates, connections, ttfbRequests, wrkThreads: 1, chunkGapMs: 2, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER },
+    settings: { waitQuiet: quietLoad, durationS, rounds, rates, connections, ttfbRequests, wrkThreads: 1, chunkGapMs: 2, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER },
     contenders: selected.map((c) => mergeRounds(perRound.get(c.name) ?? [])),
     bundle,
   };
