@@ -1,8 +1,8 @@
-import { classRank, type PrivacyClass } from './classes';
-import { DEFAULT_CLASSIFIER_CONFIG, type ClassifierConfig, type EnabledDetector } from './config';
-import type { Finding } from './finding';
+import { classRank, type PrivacyClass } from './classes.js';
+import { DEFAULT_CLASSIFIER_CONFIG, type ClassifierConfig, type EnabledDetector } from './config.js';
+import type { Finding } from './finding.js';
 
-export { collectRequestTexts } from './request-texts';
+export { collectRequestTexts } from './request-texts.js';
 
 /**
  * The content class of a request and what raised it: finding kinds with their counts. Never the matched text,

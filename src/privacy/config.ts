@@ -1,5 +1,5 @@
-import { isPrivacyClass, type PrivacyClass } from './classes';
-import type { Detector } from './finding';
+import { isPrivacyClass, type PrivacyClass } from './classes.js';
+import type { Detector } from './finding.js';
 import {
   BUILTIN_DETECTORS,
   DEFAULT_FAMILY_CLASSES,
@@ -8,7 +8,7 @@ import {
   keywordDetector,
   patternDetector,
   type DetectorFamily,
-} from './detectors/index';
+} from './detectors/index.js';
 
 /** A policy regex: every match is a finding of kind `custom.<name>`. */
 export interface PatternRule {

@@ -1,6 +1,6 @@
 // The privacy stage: classes, content detectors and the classifier that combines them.
-export { PRIVACY_CLASSES, atLeast, classRank, isPrivacyClass, maxClass, type PrivacyClass } from './classes';
-export { NO_FINDINGS, type Detector, type Finding } from './finding';
+export { PRIVACY_CLASSES, atLeast, classRank, isPrivacyClass, maxClass, type PrivacyClass } from './classes.js';
+export { NO_FINDINGS, type Detector, type Finding } from './finding.js';
 export {
   ClassifierConfigError,
   DEFAULT_CLASSIFIER_CONFIG,
@@ -10,7 +10,7 @@ export {
   type EnabledDetector,
   type KeywordRule,
   type PatternRule,
-} from './config';
-export { classifyTexts, type Classification } from './classify';
-export { collectRequestTexts, type RequestLike } from './request-texts';
-export * from './detectors/index';
+} from './config.js';
+export { classifyTexts, type Classification } from './classify.js';
+export { collectRequestTexts, type RequestLike } from './request-texts.js';
+export * from './detectors/index.js';

@@ -1,4 +1,4 @@
-import { NO_FINDINGS, type Finding } from '../finding';
+import { NO_FINDINGS, type Finding } from '../finding.js';
 
 /**
  * Payment card numbers (PANs): 13-19 digits, either contiguous or in the groupings printed on cards (separated by

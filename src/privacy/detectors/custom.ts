@@ -1,4 +1,4 @@
-import { NO_FINDINGS, type Detector, type Finding } from '../finding';
+import { NO_FINDINGS, type Detector, type Finding } from '../finding.js';
 
 /**
  * Detectors built from the policy: regular expressions and keyword lists. They are compiled once when the

@@ -1,4 +1,4 @@
-import { NO_FINDINGS, type Finding } from '../finding';
+import { NO_FINDINGS, type Finding } from '../finding.js';
 
 /**
  * Email addresses. Anchored at each `@` (found with indexOf) and expanded outwards, so text without `@` costs one

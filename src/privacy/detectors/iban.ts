@@ -1,5 +1,5 @@
-import { NO_FINDINGS, type Finding } from '../finding';
-import { isAsciiAlnum } from './chars';
+import { NO_FINDINGS, type Finding } from '../finding.js';
+import { isAsciiAlnum } from './chars.js';
 
 /**
  * IBANs in electronic form (DE89370400440532013000) or print form (DE89 3704 0044 0532 0130 00): a known country

@@ -1,19 +1,19 @@
-import type { PrivacyClass } from '../classes';
-import type { Detector } from '../finding';
-import { detectCards } from './card';
-import { detectEmails } from './email';
-import { detectIbans } from './iban';
-import { detectPhones } from './phone';
-import { detectSecrets } from './secrets';
-import { detectSsns } from './ssn';
+import type { PrivacyClass } from '../classes.js';
+import type { Detector } from '../finding.js';
+import { detectCards } from './card.js';
+import { detectEmails } from './email.js';
+import { detectIbans } from './iban.js';
+import { detectPhones } from './phone.js';
+import { detectSecrets } from './secrets.js';
+import { detectSsns } from './ssn.js';
 
-export { detectCards, knownIssuer, luhnValid } from './card';
-export { detectEmails } from './email';
-export { detectIbans, ibanChecksumValid, IBAN_LENGTHS } from './iban';
-export { detectPhones } from './phone';
-export { detectSecrets } from './secrets';
-export { detectSsns, ssnPartsValid } from './ssn';
-export { keywordDetector, patternDetector } from './custom';
+export { detectCards, knownIssuer, luhnValid } from './card.js';
+export { detectEmails } from './email.js';
+export { detectIbans, ibanChecksumValid, IBAN_LENGTHS } from './iban.js';
+export { detectPhones } from './phone.js';
+export { detectSecrets } from './secrets.js';
+export { detectSsns, ssnPartsValid } from './ssn.js';
+export { keywordDetector, patternDetector } from './custom.js';
 
 /** Built-in detector families, as named in a policy's `privacy.detectors`. */
 export const DETECTOR_FAMILIES = ['secrets', 'card', 'iban', 'ssn', 'email', 'phone'] as const;

@@ -1,4 +1,4 @@
-import { NO_FINDINGS, type Finding } from '../finding';
+import { NO_FINDINGS, type Finding } from '../finding.js';
 
 /**
  * Phone numbers, in three shapes only, each needing a `+` or separators so that plain numbers, versions (1.2.3.4),

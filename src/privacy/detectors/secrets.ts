@@ -1,5 +1,5 @@
-import { NO_FINDINGS, type Finding } from '../finding';
-import { atTokenEnd, atTokenStart } from './chars';
+import { NO_FINDINGS, type Finding } from '../finding.js';
+import { atTokenEnd, atTokenStart } from './chars.js';
 
 /**
  * Credentials: provider API keys, cloud keys, PEM private keys, JWTs and URLs carrying a password.

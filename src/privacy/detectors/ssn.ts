@@ -1,4 +1,4 @@
-import { NO_FINDINGS, type Finding } from '../finding';
+import { NO_FINDINGS, type Finding } from '../finding.js';
 
 /**
  * US Social Security numbers. Area 001-899 except 666, group 01-99, serial 0001-9999.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { detectCards, knownIssuer, luhnValid } from '../../../src/privacy/detectors/card';
-import { CARDS, NEAR_MISSES } from './fixtures';
+import { detectCards, knownIssuer, luhnValid } from '../../../src/privacy/detectors/card.js';
+import { CARDS, NEAR_MISSES } from './fixtures.js';
 
 const spans = (text: string) => detectCards(text).map((f) => text.slice(f.start, f.end));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PRIVACY_CLASSES, atLeast, classRank, isPrivacyClass, maxClass } from '../../../src/privacy/classes';
+import { PRIVACY_CLASSES, atLeast, classRank, isPrivacyClass, maxClass } from '../../../src/privacy/classes.js';
 
 describe('privacy classes', () => {
   it('orders public < internal < confidential < restricted', () => {

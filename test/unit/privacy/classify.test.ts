@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { classifyTexts, collectRequestTexts } from '../../../src/privacy/classify';
+import { classifyTexts, collectRequestTexts } from '../../../src/privacy/classify.js';
 import {
   ClassifierConfigError,
   DEFAULT_CLASSIFIER_CONFIG,
   resolveClassifierConfig,
   type ClassifierConfig,
-} from '../../../src/privacy/config';
-import { CARDS, IBANS, NEAR_MISSES, SECRETS } from './fixtures';
+} from '../../../src/privacy/config.js';
+import { CARDS, IBANS, NEAR_MISSES, SECRETS } from './fixtures.js';
 
 const CARD = '4111 1111 1111 1111';
 const IBAN = 'DE89 3704 0044 0532 0130 00';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keywordDetector, patternDetector } from '../../../src/privacy/detectors/custom';
+import { keywordDetector, patternDetector } from '../../../src/privacy/detectors/custom.js';
 
 describe('patternDetector', () => {
   it('reports every match with the given kind', () => {

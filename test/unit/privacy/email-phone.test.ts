@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { detectEmails } from '../../../src/privacy/detectors/email';
-import { detectPhones } from '../../../src/privacy/detectors/phone';
-import { NEAR_MISSES } from './fixtures';
+import { detectEmails } from '../../../src/privacy/detectors/email.js';
+import { detectPhones } from '../../../src/privacy/detectors/phone.js';
+import { NEAR_MISSES } from './fixtures.js';
 
 const emails = (text: string) => detectEmails(text).map((f) => text.slice(f.start, f.end));
 const phones = (text: string) => detectPhones(text).map((f) => text.slice(f.start, f.end));

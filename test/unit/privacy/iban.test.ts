@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { detectIbans, IBAN_LENGTHS, ibanChecksumValid } from '../../../src/privacy/detectors/iban';
-import { IBANS, NEAR_MISSES } from './fixtures';
+import { detectIbans, IBAN_LENGTHS, ibanChecksumValid } from '../../../src/privacy/detectors/iban.js';
+import { IBANS, NEAR_MISSES } from './fixtures.js';
 
 const spans = (text: string) => detectIbans(text).map((f) => text.slice(f.start, f.end));
 

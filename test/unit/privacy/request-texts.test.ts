@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { collectRequestTexts } from '../../../src/privacy/request-texts';
+import { collectRequestTexts } from '../../../src/privacy/request-texts.js';
 
 describe('collectRequestTexts', () => {
   it('collects every text an upstream would see, in request order', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { detectSecrets } from '../../../src/privacy/detectors/secrets';
-import { NEAR_MISSES, SECRETS } from './fixtures';
+import { detectSecrets } from '../../../src/privacy/detectors/secrets.js';
+import { NEAR_MISSES, SECRETS } from './fixtures.js';
 
 const found = (text: string) => detectSecrets(text).map((f) => [f.kind, text.slice(f.start, f.end)]);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { detectSsns, ssnPartsValid } from '../../../src/privacy/detectors/ssn';
-import { NEAR_MISSES } from './fixtures';
+import { detectSsns, ssnPartsValid } from '../../../src/privacy/detectors/ssn.js';
+import { NEAR_MISSES } from './fixtures.js';
 
 const spans = (text: string) => detectSsns(text).map((f) => text.slice(f.start, f.end));
 
