@@ -17,7 +17,8 @@ export function validate<S extends z.ZodType>(schema: S, body: unknown): z.outpu
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalidRequest('The request body must be a JSON object.', null, 'invalid_request_body');
   }
-  const parsed = schema.safeParse(body);
+  // reportInput lets the message tell a missing field from a wrong one; the input itself is never echoed.
+  const parsed = schema.safeParse(body, { reportInput: true });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const param = issue ? formatPath(issue.path) : null;
@@ -43,15 +44,18 @@ function formatPath(path: PropertyKey[]): string | null {
 
 function describeIssue(issue: z.core.$ZodIssue, param: string): string {
   const where = param === '' ? 'The request' : `'${param}'`;
+  if (issue.input === undefined && issue.code !== 'unrecognized_keys') return `${where} is required.`;
   switch (issue.code) {
     case 'invalid_type':
-      return issue.input === undefined ? `${where} is required.` : `${where} must be ${article(issue.expected)}.`;
+      return `${where} must be ${article(issue.expected)}.`;
     case 'too_small':
       return issue.origin === 'array' ? `${where} must have at least ${issue.minimum} item(s).` : `${where} is too small (minimum ${issue.minimum}).`;
     case 'too_big':
       return issue.origin === 'array' ? `${where} must have at most ${issue.maximum} item(s).` : `${where} is too large (maximum ${issue.maximum}).`;
     case 'invalid_union':
-      return `${where} has an invalid value.`;
+      return issue.note === 'No matching discriminator'
+        ? `${where} is not one of the supported values.`
+        : `${where} has an invalid value.`;
     case 'invalid_value':
       return `${where} must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}.`;
     default:
