@@ -53,7 +53,7 @@ function describeIssue(issue: z.core.$ZodIssue, param: string): string {
     case 'too_big':
       return issue.origin === 'array' ? `${where} must have at most ${issue.maximum} item(s).` : `${where} is too large (maximum ${issue.maximum}).`;
     case 'invalid_union':
-      return issue.note === 'No matching discriminator'
+      return 'note' in issue && issue.note === 'No matching discriminator'
         ? `${where} is not one of the supported values.`
         : `${where} has an invalid value.`;
     case 'invalid_value':
