@@ -84,7 +84,7 @@ const RULES: readonly AnchoredRule[] = [
     anchors: ['xox'],
     pattern: /xox[abposre]-[A-Za-z0-9-]{10,250}/y,
     bounded: true,
-    validate: (text, start, end) => looksDigits(text, start + 5, end),
+    validate: (text, start, end) => hasDigit(text, start + 5, end),
   },
   {
     kind: 'secret.slack_token',
@@ -126,7 +126,7 @@ const RULES: readonly AnchoredRule[] = [
   },
 ];
 
-function looksDigits(text: string, start: number, end: number): boolean {
+function hasDigit(text: string, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
     if (c >= 48 && c <= 57) return true;
