@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { resilienceSchema } from '../resilience/config.js';
 
 // The policy file as written by users. Strict objects: a misspelt key is an error, not a silent no-op.
 // This is the raw form; compile.ts turns it into the immutable runtime form the request path reads.
@@ -14,20 +15,6 @@ export const targetKindSchema = z.enum([
   'openai-compatible',
   'anthropic',
   'gemini',
-]);
-
-const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
-
-/** Seconds, written as a number of seconds or a string like "250ms", "30s", "5m", "1h". */
-export const durationSchema = z.union([
-  z.number().positive(),
-  z
-    .string()
-    .regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'a duration like "250ms", "30s", "5m" or "1h"')
-    .transform((v) => {
-      const unit = /(ms|s|m|h)$/.exec(v)?.[1] ?? 's';
-      return Number.parseFloat(v) * (DURATION_UNITS[unit] ?? 1);
-    }),
 ]);
 
 export const targetSchema = z.strictObject({
@@ -63,17 +50,7 @@ export const policySchema = z
   limits: z
     .strictObject({ max_body_bytes: z.number().int().positive().default(4 * 1024 * 1024) })
     .default({ max_body_bytes: 4 * 1024 * 1024 }),
-  resilience: z
-    .strictObject({
-      timeouts: z
-        .strictObject({
-          first_byte: durationSchema.default(60),
-          idle: durationSchema.default(30),
-          total: durationSchema.default(600),
-        })
-        .default({ first_byte: 60, idle: 30, total: 600 }),
-    })
-    .default({ timeouts: { first_byte: 60, idle: 30, total: 600 } }),
+    resilience: resilienceSchema,
   })
   .superRefine((policy, ctx) => {
     // Cross-references, reported at the exact path so the loader can point at the line.
