@@ -1,0 +1,129 @@
+import bundledPolicyText from '../policies/default.yaml';
+import { createApp } from './app.js';
+import type { Deps, LoadedPolicy } from './deps.js';
+import { HeddleError } from './errors.js';
+import { loadPolicy, PolicyError } from './policy/index.js';
+import { fetchHttpSend } from './providers/http.js';
+
+// Cloudflare Workers entry. The policy is, in order of precedence: the text at key `policy.yaml` in the KV
+// namespace bound as HEDDLE_POLICY_KV (re-read at most every 30 s), the HEDDLE_POLICY_YAML var or secret, or
+// policies/default.yaml bundled at build time. `${VAR}` in it is read from the Worker's string bindings (vars
+// and secrets). State (policy, circuit breakers, caches) lives per isolate; there is no /metrics here.
+
+/** The slice of a KV namespace this entry uses (kept structural: the gateway compiles against DOM types). */
+interface PolicyKv {
+  get(key: string, type: 'text'): Promise<string | null>;
+}
+
+export interface WorkerEnv {
+  HEDDLE_POLICY_YAML?: string;
+  HEDDLE_POLICY_KV?: PolicyKv;
+  /** Vars and secrets, read by `${VAR}` in the policy. */
+  [binding: string]: unknown;
+}
+
+// Only `default` is exported: workerd treats every named export of the main module as an entrypoint.
+const POLICY_KV_KEY = 'policy.yaml';
+const KV_REFRESH_MS = 30_000;
+
+interface PolicySource {
+  text: string;
+  file: string;
+}
+
+/** One isolate's policy: the last good load, or the problems that prevented one. */
+interface PolicyState {
+  source: PolicySource | undefined;
+  loaded: LoadedPolicy | undefined;
+  problems: string[];
+  kvReadAt: number;
+}
+
+const state: PolicyState = { source: undefined, loaded: undefined, problems: [], kvReadAt: -Infinity };
+
+function log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
+  const line = JSON.stringify({ level, message, ...fields });
+  if (level === 'error') console.error(line);
+  else if (level === 'warn') console.warn(line);
+  else console.log(line);
+}
+
+const deps: Deps = {
+  policy: () => {
+    // fetch() answers 503 before the app runs when no policy ever loaded.
+    if (state.loaded === undefined) throw new Error('policy read before it was loaded');
+    return state.loaded;
+  },
+  http: fetchHttpSend(fetch),
+  now: () => performance.now(),
+  audit: (record) => console.log(JSON.stringify(record)),
+  log,
+  newId: () => crypto.randomUUID(),
+};
+
+const app = createApp(deps);
+
+function stringBindings(env: WorkerEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (typeof value === 'string') out[name] = value;
+  return out;
+}
+
+async function currentSource(env: WorkerEnv): Promise<PolicySource> {
+  const kv = env.HEDDLE_POLICY_KV;
+  if (kv !== undefined) {
+    const now = Date.now();
+    if (state.source !== undefined && now - state.kvReadAt < KV_REFRESH_MS) return state.source;
+    state.kvReadAt = now;
+    try {
+      const text = await kv.get(POLICY_KV_KEY, 'text');
+      if (text !== null) return { text, file: `kv:HEDDLE_POLICY_KV/${POLICY_KV_KEY}` };
+    } catch (err) {
+      log('warn', 'policy KV read failed; keeping the current policy', { error: String(err) });
+      if (state.source !== undefined) return state.source;
+    }
+  }
+  const override = env.HEDDLE_POLICY_YAML;
+  if (typeof override === 'string' && override.trim() !== '') return { text: override, file: 'HEDDLE_POLICY_YAML' };
+  return { text: bundledPolicyText, file: 'policies/default.yaml' };
+}
+
+/** Loads the policy when its text changed; a broken edit keeps the last good policy. */
+async function ensurePolicy(env: WorkerEnv): Promise<void> {
+  const source = await currentSource(env);
+  if (state.source !== undefined && state.source.text === source.text && state.source.file === source.file) return;
+  state.source = source;
+  try {
+    state.loaded = loadPolicy(source.text, source.file, stringBindings(env));
+    state.problems = [];
+  } catch (err) {
+    const problems = err instanceof PolicyError ? err.problems : [`${source.file}: ${String(err)}`];
+    if (state.loaded === undefined) state.problems = problems;
+    log(state.loaded === undefined ? 'error' : 'warn', 'policy rejected', {
+      policy: source.file,
+      problems,
+      keeping: state.loaded === undefined ? null : state.loaded.policy.source,
+    });
+  }
+}
+
+function policyUnavailable(problems: string[]): Response {
+  const error = new HeddleError({
+    status: 503,
+    type: 'service_unavailable',
+    code: 'policy_invalid',
+    message: `Heddle has no valid policy:\n${problems.map((p) => `  ${p}`).join('\n')}`,
+  });
+  return new Response(JSON.stringify(error.toJSON()), {
+    status: error.status,
+    headers: { 'content-type': 'application/json' },
+  });
+}
+
+export default {
+  async fetch(request: Request, env: WorkerEnv): Promise<Response> {
+    await ensurePolicy(env);
+    if (state.loaded === undefined) return policyUnavailable(state.problems);
+    return app.fetch(request);
+  },
+};
