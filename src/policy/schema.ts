@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { resilienceSchema } from '../resilience/config.js';
 
 // The policy file as written by users. Strict objects: a misspelt key is an error, not a silent no-op.

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { durationSchema } from '../policy/duration.js';
 
 // The `resilience` section of a policy: timeouts (and, as they land, retries, breakers, health probes).

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // The canonical request is OpenAI's chat/embeddings shape. Every inbound dialect parses into it and every
 // outbound adapter translates from it. Unknown top-level fields are kept (looseObject) so they pass through

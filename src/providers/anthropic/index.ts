@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ChatChunk, ChatRequest } from '../../dialects/openai/schema.js';
 import { HeddleError } from '../../errors.js';
 import { sseEvents } from '../../stream/sse.js';

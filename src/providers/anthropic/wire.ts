@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Anthropic Messages wire format: the request we build (types only: we construct it) and the answers we
 // read (zod, loose so new fields pass). Reference: https://docs.anthropic.com/en/api/messages and

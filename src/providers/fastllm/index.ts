@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { chatCompletionSchema, embeddingsResponseSchema, type EmbeddingsResponse } from '../../dialects/openai/schema.js';
 import type { CallContext, ProviderAdapter } from '../types.js';
 import { readJson, send } from '../upstream.js';

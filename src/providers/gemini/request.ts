@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ChatMessage, ChatRequest, ContentPart, ToolCall, ToolChoice } from '../../dialects/openai/schema.js';
 import { invalidRequest } from '../../errors.js';
 import type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiRequest } from './wire.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Gemini API wire format (generativelanguage v1beta): the request we build (types only) and the answers we
 // read (zod, loose). Reference: https://ai.google.dev/api/generate-content and
