@@ -1,0 +1,30 @@
+// Shared by `npm start` and `npm test`: where the FastLLM node is built and how to build it.
+// The cargo target dir lives outside the clone so CI and fresh clones on this machine reuse the build.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const repoRoot = resolve(new URL('..', import.meta.url).pathname);
+export const cargoTargetDir = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache', 'heddle', 'cargo-target');
+export const manifest = join(repoRoot, 'native-server', 'Cargo.toml');
+export const fastllmBinary = join(cargoTargetDir, 'release', process.platform === 'win32' ? 'fastllm.exe' : 'fastllm');
+export const demoModel = join(repoRoot, 'native-server', 'demo-model', 'heddle-demo');
+
+export function run(command, args, options = {}) {
+  return new Promise((resolvePromise) => {
+    const child = spawn(command, args, {
+      stdio: 'inherit',
+      cwd: repoRoot,
+      env: { ...process.env, CARGO_TARGET_DIR: cargoTargetDir, ...options.env },
+    });
+    child.on('exit', (code, signal) => resolvePromise(code ?? (signal ? 1 : 0)));
+    child.on('error', () => resolvePromise(127));
+  });
+}
+
+/** cargo build --release of the node; incremental, so a second call is quick. Returns the exit code. */
+export function buildFastllm() {
+  if (!existsSync(manifest)) return Promise.resolve(0);
+  return run('cargo', ['build', '--release', '--manifest-path', manifest]);
+}

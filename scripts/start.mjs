@@ -1,0 +1,54 @@
+// `npm start`: the FastLLM node on the bundled demo model (built on first run), then the gateway routing to it
+// with policies/default.yaml on http://127.0.0.1:8787. Set HEDDLE_NODE_URL to use a node that already runs.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { buildFastllm, demoModel, fastllmBinary, repoRoot } from './native.mjs';
+
+const children = [];
+const stopAll = (code) => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+  process.exit(code);
+};
+process.on('SIGINT', () => stopAll(0));
+process.on('SIGTERM', () => stopAll(0));
+
+async function waitHealthy(url, child, seconds) {
+  for (let i = 0; i < seconds * 4; i++) {
+    if (child.exitCode !== null) return false;
+    try {
+      if ((await fetch(`${url}/health`)).ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
+const env = { ...process.env };
+if (!env.HEDDLE_NODE_URL) {
+  const port = env.FASTLLM_PORT ?? '8000';
+  console.log('Building the FastLLM node (first run takes a while; later runs are incremental)...');
+  if ((await buildFastllm()) !== 0 || !existsSync(fastllmBinary)) {
+    console.error('Could not build native-server/ (see the cargo output above).');
+    process.exit(1);
+  }
+  const node = spawn(fastllmBinary, ['serve', '--model', env.FASTLLM_MODEL ?? demoModel, '--host', '127.0.0.1', '--port', port], {
+    stdio: 'inherit',
+    cwd: repoRoot,
+  });
+  children.push(node);
+  node.on('exit', (code) => {
+    console.error(`The FastLLM node exited (${code}).`);
+    stopAll(1);
+  });
+  env.HEDDLE_NODE_URL = `http://127.0.0.1:${port}`;
+  if (!(await waitHealthy(env.HEDDLE_NODE_URL, node, 300))) {
+    console.error(`The FastLLM node did not become healthy on ${env.HEDDLE_NODE_URL}.`);
+    stopAll(1);
+  }
+}
+
+const gateway = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts'], { stdio: 'inherit', cwd: repoRoot, env });
+children.push(gateway);
+gateway.on('exit', (code) => stopAll(code ?? 0));

@@ -1,0 +1,25 @@
+// `npm test`: every test of the project, in order: the FastLLM node's (cargo), the gateway under Node and under
+// workerd (vitest). Each step runs even when an earlier one failed, so one run shows every failure.
+import { existsSync } from 'node:fs';
+import { buildFastllm, manifest, run } from './native.mjs';
+
+const steps = [];
+if (existsSync(manifest)) {
+  steps.push(['build the FastLLM node (cargo build --release)', () => buildFastllm()]);
+  steps.push(['FastLLM node tests (cargo test --release)', () => run('cargo', ['test', '--release', '--manifest-path', manifest])]);
+}
+steps.push(['gateway tests under Node and workerd (vitest)', () => run('npx', ['vitest', 'run'])]);
+
+const failed = [];
+for (const [name, step] of steps) {
+  const started = Date.now();
+  console.log(`\n=== ${name}`);
+  const code = await step();
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(`=== ${name}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${seconds}s`);
+  if (code !== 0) failed.push(name);
+}
+
+console.log(`\nsteps: ${steps.length - failed.length} passed, ${failed.length} failed`);
+for (const name of failed) console.log(`  failed: ${name}`);
+process.exit(failed.length === 0 ? 0 : 1);
