@@ -63,7 +63,8 @@ export class RequestTrace {
     this.deps.metrics?.record({
       endpoint: this.endpoint,
       route: route ?? '',
-      target: this.target ?? '',
+      // A failed request counts against the last target tried.
+      target: this.target ?? this.attempts.at(-1)?.target ?? '',
       status,
       durationSeconds: (end - this.started) / 1000,
       ttfbSeconds: ttfb === undefined ? undefined : ttfb / 1000,
