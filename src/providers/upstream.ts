@@ -64,6 +64,22 @@ export function brokenAnswer(ctx: CallContext, why: string): HeddleError {
   });
 }
 
+/** What a failed stream read means: an error we raised as is, a cancellation or timeout, or a broken connection. */
+export function streamFailure(ctx: CallContext, err: unknown): HeddleError {
+  if (err instanceof HeddleError) return err;
+  if (ctx.signal.aborted) return abortError(ctx);
+  return brokenAnswer(ctx, `the stream broke (${err instanceof Error ? err.message : String(err)})`);
+}
+
+/** One stream event's JSON; invalid JSON is a broken answer. */
+export function parseEventJson(ctx: CallContext, data: string): unknown {
+  try {
+    return JSON.parse(data);
+  } catch {
+    throw brokenAnswer(ctx, 'a stream event is not valid JSON');
+  }
+}
+
 export function abortError(ctx: CallContext): HeddleError {
   const reason: unknown = ctx.signal.reason;
   if (reason instanceof HeddleError) return reason;

@@ -4,7 +4,7 @@ import { HeddleError } from '../../errors.js';
 import { sseEvents } from '../../stream/sse.js';
 import type { UpstreamResponse } from '../http.js';
 import type { CallContext, ProviderAdapter } from '../types.js';
-import { abortError, brokenAnswer, readJson, send } from '../upstream.js';
+import { brokenAnswer, parseEventJson, readJson, send, streamFailure } from '../upstream.js';
 import { fromAnthropicAnswer } from './answer.js';
 import { toAnthropicRequest } from './request.js';
 import { AnthropicStreamTranslator } from './stream.js';
@@ -81,9 +81,7 @@ async function* translateStream(ctx: CallContext, res: UpstreamResponse, include
       if (translator.done) return;
     }
   } catch (err) {
-    if (err instanceof HeddleError) throw err;
-    if (ctx.signal.aborted) throw abortError(ctx);
-    throw brokenAnswer(ctx, `the connection broke mid-stream (${err instanceof Error ? err.message : String(err)})`);
+    throw streamFailure(ctx, err);
   } finally {
     res.discard();
   }
@@ -91,12 +89,7 @@ async function* translateStream(ctx: CallContext, res: UpstreamResponse, include
 }
 
 function parseEvent(ctx: CallContext, data: string): z.output<typeof anthropicStreamEventSchema> | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(data);
-  } catch {
-    throw brokenAnswer(ctx, 'a stream event is not valid JSON');
-  }
+  const json = parseEventJson(ctx, data);
   const head = eventType.safeParse(json);
   if (!head.success) throw brokenAnswer(ctx, 'a stream event has no type');
   // Anthropic may add event types; unknown ones are skipped, as its docs ask.

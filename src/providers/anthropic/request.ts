@@ -10,6 +10,9 @@ import type {
   AnthropicTool,
   AnthropicToolChoice,
 } from './wire.js';
+import { parseDataUrl, parseToolArguments, textOnly } from '../content.js';
+
+const ANTHROPIC_TEXT_ONLY = 'System messages may only contain text for Anthropic targets.';
 
 // Canonical (OpenAI) chat request -> Anthropic Messages request. Pure; throws a 400 naming the parameter for
 // anything Anthropic cannot express, rather than dropping or clamping it.
@@ -39,7 +42,7 @@ export function toAnthropicRequest(req: ChatRequest, model: string): AnthropicRe
   const messages: AnthropicMessage[] = [];
   req.messages.forEach((message, i) => {
     if (message.role === 'system' || message.role === 'developer') {
-      system.push(textOf(message.content, `messages[${i}].content`));
+      system.push(textOnly(message.content, `messages[${i}].content`, ANTHROPIC_TEXT_ONLY));
       return;
     }
     const turn = toTurn(message, i);
@@ -100,7 +103,7 @@ function toTurn(message: Exclude<ChatMessage, { role: 'system' | 'developer' }>,
           type: 'tool_use',
           id: call.id,
           name: call.function.name,
-          input: parseArguments(call.function.arguments, `messages[${i}].tool_calls[${j}].function.arguments`),
+          input: parseToolArguments(call.function.arguments, `messages[${i}].tool_calls[${j}].function.arguments`),
         });
       });
       return { role: 'assistant', content };
@@ -147,38 +150,6 @@ function imageSource(url: string, param: string): AnthropicImageSource {
   if (data) return { type: 'base64', media_type: data.mediaType, data: data.data };
   if (/^https?:\/\//i.test(url)) return { type: 'url', url };
   throw invalidRequest('Image URLs must be base64 data: URLs or http(s) URLs.', param);
-}
-
-/** `data:<media type>;base64,<data>`; undefined when the URL is not a base64 data URL. */
-export function parseDataUrl(url: string): { mediaType: string; data: string } | undefined {
-  const match = /^data:([^;,]+)(?:;[^;,=]+=[^;,]*)*;base64,(.*)$/is.exec(url);
-  if (!match?.[1] || match[2] === undefined) return undefined;
-  return { mediaType: match[1].toLowerCase(), data: match[2] };
-}
-
-function textOf(content: string | ContentPart[], param: string): string {
-  if (typeof content === 'string') return content;
-  return content
-    .map((part, j) => {
-      if (part.type !== 'text') {
-        throw invalidRequest('System messages may only contain text for Anthropic targets.', `${param}[${j}].type`);
-      }
-      return part.text;
-    })
-    .join('\n');
-}
-
-function parseArguments(text: string, param: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = text.trim() === '' ? {} : JSON.parse(text);
-  } catch {
-    throw invalidRequest('Tool call arguments must be a JSON object.', param);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidRequest('Tool call arguments must be a JSON object.', param);
-  }
-  return value as Record<string, unknown>;
 }
 
 function toTool(tool: Tool): AnthropicTool {

@@ -3,7 +3,7 @@ import { HeddleError } from '../../errors.js';
 import { sseEvents } from '../../stream/sse.js';
 import type { UpstreamResponse } from '../http.js';
 import type { CallContext, ProviderAdapter } from '../types.js';
-import { abortError, brokenAnswer, readJson, send } from '../upstream.js';
+import { brokenAnswer, parseEventJson, readJson, send, streamFailure } from '../upstream.js';
 import { fromGeminiAnswer } from './answer.js';
 import { fromGeminiEmbeddings, toGeminiEmbedRequest } from './embeddings.js';
 import { toGeminiRequest } from './request.js';
@@ -72,9 +72,7 @@ async function* translateStream(
       yield* translator.push(parseEvent(ctx, sse.data));
     }
   } catch (err) {
-    if (err instanceof HeddleError) throw err;
-    if (ctx.signal.aborted) throw abortError(ctx);
-    throw brokenAnswer(ctx, `the connection broke mid-stream (${err instanceof Error ? err.message : String(err)})`);
+    throw streamFailure(ctx, err);
   } finally {
     res.discard();
   }
@@ -83,12 +81,7 @@ async function* translateStream(
 
 /** One SSE data line: a GenerateContentResponse, or an error body when the stream fails after it started. */
 function parseEvent(ctx: CallContext, data: string): GeminiAnswer {
-  let json: unknown;
-  try {
-    json = JSON.parse(data);
-  } catch {
-    throw brokenAnswer(ctx, 'a stream event is not valid JSON');
-  }
+  const json = parseEventJson(ctx, data);
   const failure = geminiErrorSchema.safeParse(json);
   if (failure.success) throw midStreamError(ctx, failure.data.error);
   const parsed = geminiAnswerSchema.safeParse(json);

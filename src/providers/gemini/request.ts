@@ -2,6 +2,9 @@ import * as z from 'zod';
 import type { ChatMessage, ChatRequest, ContentPart, ToolCall, ToolChoice } from '../../dialects/openai/schema.js';
 import { invalidRequest } from '../../errors.js';
 import type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiRequest } from './wire.js';
+import { parseDataUrl, parseToolArguments, textOnly } from '../content.js';
+
+const GEMINI_TEXT_ONLY = 'Only text is supported here for Gemini targets.';
 
 // Canonical (OpenAI) chat request -> Gemini generateContent request. Pure; throws a 400 naming the parameter
 // for anything Gemini cannot express.
@@ -29,7 +32,7 @@ export function toGeminiRequest(req: ChatRequest): GeminiRequest {
   const toolNames = new Map<string, string>();
   req.messages.forEach((message, i) => {
     if (message.role === 'system' || message.role === 'developer') {
-      system.push(textOf(message.content, `messages[${i}].content`));
+      system.push(textOnly(message.content, `messages[${i}].content`, GEMINI_TEXT_ONLY));
       return;
     }
     const turn = toTurn(message, i, toolNames);
@@ -99,7 +102,7 @@ function toTurn(
         parts.push({
           functionCall: {
             name: call.function.name,
-            args: parseArguments(call.function.arguments, `messages[${i}].tool_calls[${j}].function.arguments`),
+            args: parseToolArguments(call.function.arguments, `messages[${i}].tool_calls[${j}].function.arguments`),
           },
           ...(signature ? { thoughtSignature: signature } : {}),
         });
@@ -114,7 +117,7 @@ function toTurn(
           `messages[${i}].tool_call_id`,
         );
       }
-      const text = textOf(message.content, `messages[${i}].content`);
+      const text = textOnly(message.content, `messages[${i}].content`, GEMINI_TEXT_ONLY);
       return { role: 'user', parts: [{ functionResponse: { name, response: toResponse(text) } }] };
     }
   }
@@ -159,38 +162,6 @@ function toParts(content: string | ContentPart[], param: string): GeminiPart[] {
     }
   });
   return parts;
-}
-
-/** `data:<media type>;base64,<data>`; undefined when the URL is not a base64 data URL. */
-export function parseDataUrl(url: string): { mediaType: string; data: string } | undefined {
-  const match = /^data:([^;,]+)(?:;[^;,=]+=[^;,]*)*;base64,(.*)$/is.exec(url);
-  if (!match?.[1] || match[2] === undefined) return undefined;
-  return { mediaType: match[1].toLowerCase(), data: match[2] };
-}
-
-function textOf(content: string | ContentPart[], param: string): string {
-  if (typeof content === 'string') return content;
-  return content
-    .map((part, j) => {
-      if (part.type !== 'text') {
-        throw invalidRequest('Only text is supported here for Gemini targets.', `${param}[${j}].type`);
-      }
-      return part.text;
-    })
-    .join('\n');
-}
-
-function parseArguments(text: string, param: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = text.trim() === '' ? {} : JSON.parse(text);
-  } catch {
-    throw invalidRequest('Tool call arguments must be a JSON object.', param);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidRequest('Tool call arguments must be a JSON object.', param);
-  }
-  return value as Record<string, unknown>;
 }
 
 function toFunctionCalling(choice: ToolChoice): { mode: 'AUTO' | 'ANY' | 'NONE'; allowedFunctionNames?: string[] } {

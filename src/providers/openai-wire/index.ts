@@ -9,7 +9,7 @@ import { HeddleError } from '../../errors.js';
 import { sseEvents } from '../../stream/sse.js';
 import type { UpstreamResponse } from '../http.js';
 import type { CallContext, ProviderAdapter } from '../types.js';
-import { abortError, brokenAnswer, readJson, send } from '../upstream.js';
+import { brokenAnswer, parseEventJson, readJson, send, streamFailure } from '../upstream.js';
 
 // OpenAI's wire, spoken by OpenAI, OpenRouter, Together, Ollama's /v1, FastLLM nodes and any compatible server.
 // The request is the canonical one with the target's model id; unknown fields pass through untouched.
@@ -69,20 +69,11 @@ export async function* readChunks(res: UpstreamResponse, ctx: CallContext): Asyn
       yield parsed.data;
     }
   } catch (err) {
-    if (ctx.signal.aborted) throw abortError(ctx);
-    if (err instanceof HeddleError) throw err;
-    throw brokenAnswer(ctx, `the stream broke (${err instanceof Error ? err.message : String(err)})`);
+    throw streamFailure(ctx, err);
   }
   if (!finished) throw brokenAnswer(ctx, 'the stream ended before the answer finished');
 }
 
-function parseEventJson(ctx: CallContext, data: string): unknown {
-  try {
-    return JSON.parse(data);
-  } catch {
-    throw brokenAnswer(ctx, 'a stream event is not valid JSON');
-  }
-}
 
 function streamError(ctx: CallContext, error: unknown): HeddleError {
   const message =
