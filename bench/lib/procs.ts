@@ -242,16 +242,19 @@ export async function backgroundCores(ms = 1000): Promise<number> {
   return (b.busy - a.busy) / 100 / seconds;
 }
 
-/** Waits until the 1-minute load average is at most `max` (checked every 5 s), for at most `timeoutS`. */
-export async function waitQuiet(max: number, timeoutS: number, log: (s: string) => void): Promise<boolean> {
-  const { loadavg } = await import('node:os');
+/**
+ * Waits until other processes keep at most `maxCores` CPU cores busy (measured over 2 s while the bench is
+ * idle), for at most `timeoutS`; returns the last measurement and whether it got there.
+ */
+export async function waitQuiet(maxCores: number, timeoutS: number, log: (s: string) => void): Promise<{ quiet: boolean; cores: number }> {
   const deadline = Date.now() + timeoutS * 1000;
   let told = false;
-  while ((loadavg()[0] ?? 0) > max) {
-    if (Date.now() > deadline) return false;
-    if (!told) log(`waiting for load average <= ${max} (now ${(loadavg()[0] ?? 0).toFixed(2)}; at most ${timeoutS} s)`);
+  for (;;) {
+    const cores = await backgroundCores(2000);
+    if (cores <= maxCores) return { quiet: true, cores };
+    if (Date.now() > deadline) return { quiet: false, cores };
+    if (!told) log(`waiting until background CPU <= ${maxCores} cores (now ${cores.toFixed(2)}; at most ${timeoutS} s)`);
     told = true;
-    await new Promise((r) => setTimeout(r, 5000));
+    await new Promise((r) => setTimeout(r, 3000));
   }
-  return true;
 }

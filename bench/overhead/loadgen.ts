@@ -1,7 +1,8 @@
 // Load generator child process. Prints one JSON line with its result on stdout.
 //   mode "rate": open-loop constant arrival rate (requests are sent on schedule whatever the answers do),
 //                per-request latency from the moment the request is issued to the last body byte.
-//   mode "ttfb": streamed requests, `concurrency` at a time; time to the first body byte carrying SSE data.
+//   mode "ttfb": streamed requests, `concurrency` at a time; time to the first body byte carrying SSE data,
+//                and to the first byte of actual content (first non-empty delta).
 // Config comes as JSON in argv[2].
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
@@ -140,10 +141,14 @@ async function runRate(c: RateConfig): Promise<void> {
   );
 }
 
+// First non-empty content delta (the upstream's first event is a role-only chunk with content "").
+const contentRe = /"content":"[^"]/;
+
 async function runTtfb(c: TtfbConfig): Promise<void> {
   const total = c.warmup + c.requests;
   const ttfb = new Float64Array(c.requests);
   const full = new Float64Array(c.requests);
+  const ttfc = new Float64Array(c.requests);
   let next = 0;
   let n = 0;
   let errors = 0;
@@ -155,11 +160,14 @@ async function runTtfb(c: TtfbConfig): Promise<void> {
         const t0 = performance.now();
         const r = await pool.request({ method: 'POST', path, headers, body: c.body });
         let first = -1;
+        let firstContent = -1;
         let text = '';
         for await (const chunk of r.body) {
           const s = (chunk as Buffer).toString('utf8');
-          if (first < 0 && s.includes('data:')) first = performance.now() - t0;
+          const now = performance.now() - t0;
+          if (first < 0 && s.includes('data:')) first = now;
           text += s;
+          if (firstContent < 0 && contentRe.test(text)) firstContent = now;
         }
         const end = performance.now() - t0;
         if (r.statusCode !== 200 || !text.includes('[DONE]') || first < 0) {
@@ -168,6 +176,7 @@ async function runTtfb(c: TtfbConfig): Promise<void> {
         }
         if (i >= c.warmup) {
           ttfb[n] = first;
+          ttfc[n] = firstContent;
           full[n] = end;
           n++;
         }
@@ -185,6 +194,7 @@ async function runTtfb(c: TtfbConfig): Promise<void> {
       errors,
       bad,
       ttfbMs: summary(sortedMs(ttfb, n)),
+      ttfcMs: summary(sortedMs(ttfc, n)),
       totalMs: summary(sortedMs(full, n)),
     })}\n`,
   );

@@ -1,6 +1,6 @@
 // npm run bench:overhead [-- --duration=10 --rounds=1 --rates=200,1000 --only=direct,minimal,heddle,portkey
 //                            --connections=64 --ttfb-requests=300 --profile --fresh-portkey --no-write
-//                            --wait-quiet=<max 1-min load average before each contender> --wait-max=900]
+//                            --wait-quiet=<max CPU cores other processes may use before each contender> --wait-max=900]
 //
 // The same chat request sent (a) directly to a fixed-answer upstream, (b) through Heddle, (c) through a
 // minimal node:http + undici pass-through proxy (the ceiling of any Node proxy here), (d) through
@@ -48,13 +48,13 @@ const flag = (name: string): boolean => argv.includes(`--${name}`);
 const durationS = Number(opt('duration', '10'));
 const rounds = Number(opt('rounds', '1'));
 const rates = opt('rates', '200,1000').split(',').map(Number);
-const only = opt('only', 'direct,minimal,heddle,portkey').split(',');
+const only = opt('only', 'direct,minimal,heddle,heddle-js,portkey').split(',');
 const connections = Number(opt('connections', '64'));
 const ttfbRequests = Number(opt('ttfb-requests', '300'));
 const profile = flag('profile');
 const write = !flag('no-write');
 const outDir = path.resolve(root, opt('out', 'bench/results'));
-const quietLoad = Number(opt('wait-quiet', '0')); // 0 = do not wait
+const quietLoad = Number(opt('wait-quiet', '0')); // max background CPU cores before each contender; 0 = do not wait
 const quietMaxS = Number(opt('wait-max', '900'));
 const PROXY_CPU = '0';
 const LOADGEN_CPU = '1';
@@ -78,7 +78,7 @@ const bodyFor = (model: string, stream: boolean): string =>
   JSON.stringify({ model, messages, max_tokens: 32, temperature: 0, ...(stream ? { stream: true } : {}) });
 
 interface Contender {
-  name: 'direct' | 'minimal' | 'heddle' | 'portkey';
+  name: 'direct' | 'minimal' | 'heddle' | 'heddle-js' | 'portkey';
   label: string;
   port: number;
   model: string;
@@ -156,8 +156,12 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
   const base = `http://127.0.0.1:${c.port}`;
   const url = `${base}/v1/chat/completions`;
   const tag = `${c.name}-r${round}`;
-  if (quietLoad > 0 && !(await waitQuiet(quietLoad, quietMaxS, log))) log(`still busy after ${quietMaxS} s; measuring anyway`);
-  const background = await backgroundCores(1000);
+  let background: number;
+  if (quietLoad > 0) {
+    const q = await waitQuiet(quietLoad, quietMaxS, log);
+    if (!q.quiet) log(`still busy after ${quietMaxS} s (${q.cores.toFixed(2)} cores); measuring anyway`);
+    background = q.cores;
+  } else background = await backgroundCores(1000);
   const res: ContenderResult = {
     name: c.name,
     label: c.label,
@@ -310,15 +314,45 @@ async function main(): Promise<void> {
           heddleEntry,
         ],
         cwd: root,
-        env: {
-          HEDDLE_POLICY: path.join(here, 'policy.yaml'),
-          HEDDLE_PORT: String(heddlePort),
-          HEDDLE_HOST: '127.0.0.1',
-          BENCH_UPSTREAM_PORT: String(upstreamPort),
-          NODE_ENV: 'production',
-        },
+        env: heddleEnv(heddlePort),
         cpus: PROXY_CPU,
         logPath: path.join(work, 'heddle.log'),
+      });
+    },
+  });
+
+  // The same gateway bundled by esbuild into one JS file (npm packages left external) and run on plain node:
+  // shows what tsx's loader thread costs (mostly RSS). Built under node_modules/.cache so imports resolve.
+  const heddleJsPort = await freePort();
+  const heddleJsOut = path.join(root, 'node_modules', '.cache', 'heddle-bench-overhead', 'heddle-node.mjs');
+  const heddleEnv = (port: number): Record<string, string> => ({
+    HEDDLE_POLICY: path.join(here, 'policy.yaml'),
+    HEDDLE_PORT: String(port),
+    HEDDLE_HOST: '127.0.0.1',
+    BENCH_UPSTREAM_PORT: String(upstreamPort),
+    NODE_ENV: 'production',
+  });
+  contenders.push({
+    name: 'heddle-js',
+    label: 'Heddle, esbuild bundle on plain node (no tsx)',
+    port: heddleJsPort,
+    model: 'bench-model',
+    headers: auth,
+    start: () => {
+      if (!existsSync(heddleEntry)) throw new Error('src/node.ts does not exist yet');
+      execFileSync(
+        path.join(root, 'node_modules', '.bin', 'esbuild'),
+        [heddleEntry, '--bundle', '--platform=node', '--format=esm', '--target=node20', '--packages=external', `--outfile=${heddleJsOut}`, '--log-level=error'],
+        { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+      return spawnProc({
+        name: 'heddle-js',
+        cmd: process.execPath,
+        args: [heddleJsOut],
+        cwd: root,
+        env: heddleEnv(heddleJsPort),
+        cpus: PROXY_CPU,
+        logPath: path.join(work, 'heddle-js.log'),
       });
     },
   });
