@@ -3,6 +3,7 @@ import type { Metrics } from './observability/metrics.js';
 import type { Policy } from './policy/compile.js';
 import type { ClassifierConfig } from './privacy/config.js';
 import type { HttpSend } from './providers/http.js';
+import type { Resilience } from './resilience/index.js';
 
 /** A loaded policy with what is derived from it once per load. */
 export interface LoadedPolicy {
@@ -22,6 +23,8 @@ export interface Deps {
   log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
   /** Present where /metrics is served (Node). */
   metrics?: Metrics;
+  /** Breakers, health, retry budget and live stats of this process (Workers: this isolate), kept across reloads. */
+  resilience: Resilience;
   /** Request id generator. */
   newId: () => string;
 }

@@ -1,11 +1,11 @@
 import { serve } from '@hono/node-server';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, watch, writeSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { Agent, request } from 'undici';
 import { createApp } from './app.js';
 import type { Deps, LoadedPolicy } from './deps.js';
-import type { AuditRecord } from './observability/audit.js';
+import type { AuditRecord, AuditSink } from './observability/audit.js';
 import { Metrics } from './observability/metrics.js';
 import { loadPolicy, PolicyError } from './policy/index.js';
 import type { HttpSend } from './providers/http.js';
@@ -17,10 +17,12 @@ export interface NodeGatewayOptions {
   policyFile: string;
   host: string;
   port: number;
-  /** 'stdout' (default), 'off', or a file descriptor number opened by the caller. */
-  audit: 'stdout' | 'off';
+  /** 'stdout' (default), 'off', or a function receiving each record (tests). */
+  audit: 'stdout' | 'off' | AuditSink;
   env: Record<string, string | undefined>;
   watchPolicy: boolean;
+  /** Where problems and reloads are logged; stderr JSON lines by default. */
+  log?: Deps['log'];
 }
 
 export interface RunningGateway {
@@ -80,15 +82,26 @@ export async function startGateway(options: NodeGatewayOptions): Promise<Running
   const file = resolve(options.policyFile);
   let current: LoadedPolicy = loadPolicy(readFileSync(file, 'utf8'), options.policyFile, options.env);
 
+  const logger = options.log ?? log;
+  // The folder is watched, not the file: editors save by writing a new file and renaming it over the old one,
+  // which ends a watch on the old inode. Bursts of events (truncate, write) are coalesced into one reload, and
+  // the swap is one assignment, so a request in flight keeps the policy it started with.
+  let reloadTimer: ReturnType<typeof setTimeout> | undefined;
+  const reload = () => {
+    reloadTimer = undefined;
+    try {
+      current = loadPolicy(readFileSync(file, 'utf8'), options.policyFile, options.env);
+      logger('info', 'policy reloaded', { policy: options.policyFile });
+    } catch (err) {
+      const problems = err instanceof PolicyError ? err.problems : [String(err)];
+      logger('warn', 'policy edit rejected; keeping the last good policy', { policy: options.policyFile, problems });
+    }
+  };
   const watcher = options.watchPolicy
-    ? watch(file, { persistent: false }, () => {
-        try {
-          current = loadPolicy(readFileSync(file, 'utf8'), options.policyFile, options.env);
-          log('info', 'policy reloaded', { policy: options.policyFile });
-        } catch (err) {
-          const problems = err instanceof PolicyError ? err.problems : [String(err)];
-          log('warn', 'policy edit rejected; keeping the last good policy', { policy: options.policyFile, problems });
-        }
+    ? watch(dirname(file), { persistent: false }, (_event, name) => {
+        if (name !== null && name !== basename(file)) return;
+        if (reloadTimer !== undefined) clearTimeout(reloadTimer);
+        reloadTimer = setTimeout(reload, 50);
       })
     : undefined;
 
@@ -96,7 +109,7 @@ export async function startGateway(options: NodeGatewayOptions): Promise<Running
     policy: () => current,
     http: undiciHttpSend(),
     now: () => performance.now(),
-    audit: options.audit === 'off' ? () => undefined : batchedAudit(1),
+    audit: typeof options.audit === 'function' ? options.audit : options.audit === 'off' ? () => undefined : batchedAudit(1),
     log,
     metrics: new Metrics(),
     newId: () => randomUUID(),
@@ -112,6 +125,7 @@ export async function startGateway(options: NodeGatewayOptions): Promise<Running
         close: () =>
           new Promise<void>((done) => {
             watcher?.close();
+            if (reloadTimer !== undefined) clearTimeout(reloadTimer);
             server.close(() => done());
             if ('closeAllConnections' in server) server.closeAllConnections();
           }),

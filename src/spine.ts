@@ -1,11 +1,12 @@
-import { authenticate, type Tenant } from './auth/index.js';
+import type { Tenant } from './auth/index.js';
 import type { Deps, LoadedPolicy } from './deps.js';
 import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from './dialects/openai/schema.js';
 import type { HeddleError } from './errors.js';
 import type { AuditRecord } from './observability/audit.js';
-import { classifyRequest, PRIVACY_HEADER, type ClassDecision } from './privacy/stage.js';
+import { decideRequest } from './policy/decide.js';
+import type { ClassDecision } from './privacy/stage.js';
 import { attemptChat, attemptChatStream, attemptEmbeddings, type AttemptRecord } from './routing/attempts.js';
-import { routeRequest, type RouteDecision } from './routing/route.js';
+import type { RouteDecision } from './routing/route.js';
 
 // The request spine after the inbound dialect: auth -> classify -> route -> attempts -> (outbound dialect inside
 // the adapters) -> record. Every inbound dialect (OpenAI, Ollama, Anthropic) parses into the canonical request
@@ -16,11 +17,15 @@ export interface Inbound {
   headers: Headers;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
+  /** The peer's IP address where the runtime knows it (Node): loopback callers may be anonymous. */
+  remoteAddress?: string | undefined;
 }
 
 export interface Decision {
   requestId: string;
   tenant: Tenant;
+  /** `generation`, `evaluation` or a custom name (x-heddle-purpose header or the tenant's). */
+  purpose: string;
   privacy: ClassDecision;
   route: RouteDecision;
 }
@@ -77,7 +82,9 @@ export class RequestTrace {
       endpoint: this.endpoint,
       model: this.model,
       tenant: this.decision?.tenant.name ?? 'unknown',
+      purpose: this.decision?.purpose ?? null,
       class: this.decision?.privacy.class ?? 'restricted',
+      class_signals: this.decision?.privacy.signals ?? [],
       findings: this.decision?.privacy.findings ?? {},
       route,
       target: this.target,
@@ -94,16 +101,13 @@ export class RequestTrace {
   }
 }
 
-function decide(loaded: LoadedPolicy, req: ChatRequest | EmbeddingsRequest, inbound: Inbound, requestId: string): Decision {
-  const tenant = authenticate(loaded.policy, inbound.headers.get('authorization'));
-  const privacy = classifyRequest(req, tenant, inbound.headers.get(PRIVACY_HEADER), loaded.detectors);
-  const route = routeRequest(loaded.policy, req.model, privacy.class);
-  return { requestId, tenant, privacy, route };
+async function decide(loaded: LoadedPolicy, req: ChatRequest | EmbeddingsRequest, inbound: Inbound, requestId: string): Promise<Decision> {
+  return { requestId, ...(await decideRequest(loaded, req, inbound)) };
 }
 
 export async function runChat(deps: Deps, req: ChatRequest, inbound: Inbound, trace: RequestTrace): Promise<ChatOutcome> {
   const loaded = deps.policy();
-  const decision = decide(loaded, req, inbound, trace.requestId);
+  const decision = await decide(loaded, req, inbound, trace.requestId);
   trace.decision = decision;
   const opts = { http: deps.http, timeouts: loaded.policy.timeouts, signal: inbound.signal, attempts: trace.attempts };
   if (req.stream) {
@@ -124,7 +128,7 @@ export async function runEmbeddings(
   trace: RequestTrace,
 ): Promise<{ answer: EmbeddingsResponse; decision: Decision; target: string }> {
   const loaded = deps.policy();
-  const decision = decide(loaded, req, inbound, trace.requestId);
+  const decision = await decide(loaded, req, inbound, trace.requestId);
   trace.decision = decision;
   const served = await attemptEmbeddings(req, decision.route.candidates, {
     http: deps.http,

@@ -4,6 +4,7 @@ import type { Deps, LoadedPolicy } from './deps.js';
 import { HeddleError } from './errors.js';
 import { loadPolicy, PolicyError } from './policy/index.js';
 import { fetchHttpSend } from './providers/http.js';
+import { Resilience } from './resilience/index.js';
 
 // Cloudflare Workers entry. The policy is, in order of precedence: the text at key `policy.yaml` in the KV
 // namespace bound as HEDDLE_POLICY_KV (re-read at most every 30 s), the HEDDLE_POLICY_YAML var or secret, or
@@ -48,17 +49,20 @@ function log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<
   else console.log(line);
 }
 
+const http = fetchHttpSend(fetch);
 const deps: Deps = {
   policy: () => {
     // fetch() answers 503 before the app runs when no policy ever loaded.
     if (state.loaded === undefined) throw new Error('policy read before it was loaded');
     return state.loaded;
   },
-  http: fetchHttpSend(fetch),
+  http,
   now: () => performance.now(),
   audit: (record) => console.log(JSON.stringify(record)),
   log,
   newId: () => crypto.randomUUID(),
+  // Per isolate, passive only (no timers outside a request): breakers and stats from real traffic.
+  resilience: new Resilience({ http, now: () => performance.now() }),
 };
 
 const app = createApp(deps);

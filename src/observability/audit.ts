@@ -8,7 +8,11 @@ export interface AuditRecord {
   endpoint: string;
   model: string;
   tenant: string;
+  /** generation, evaluation or a custom purpose; null when the request stopped before auth. */
+  purpose: string | null;
   class: PrivacyClass;
+  /** What set the class: tenant, header, route, detectors. */
+  class_signals: readonly string[];
   findings: Readonly<Record<string, number>>;
   route: string | null;
   target: string | null;

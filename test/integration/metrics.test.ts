@@ -43,7 +43,7 @@ describe('GET /metrics', () => {
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = await res.text();
     expect(sample(text, 'heddle_requests_total', 'endpoint="chat",route="main",target="up",status="200"')).toBe(2);
-    expect(sample(text, 'heddle_requests_total', 'endpoint="chat",route="main",target="up",status="500"')).toBe(1);
+    expect(sample(text, 'heddle_requests_total', 'endpoint="chat",route="main",target="up",status="503"')).toBe(1);
     expect(sample(text, 'heddle_request_duration_seconds_count', 'endpoint="chat",route="main",target="up"')).toBe(3);
     expect(sample(text, 'heddle_time_to_first_byte_seconds_count', 'endpoint="chat",route="main",target="up"')).toBe(2);
     // Three prompt words, then two (the stream's usage is requested upstream even though the client did not ask).

@@ -1,5 +1,7 @@
 import type { Context, Hono } from 'hono';
+import { remoteAddressOf } from '../../auth/index.js';
 import type { Deps } from '../../deps.js';
+import { mountExplain } from '../../explain/index.js';
 import { HeddleError, toHeddleError } from '../../errors.js';
 import { RequestTrace, runChat, runEmbeddings, type Decision } from '../../spine.js';
 import { encodeSseData, encodeSseEvent, SSE_DONE } from '../../stream/sse.js';
@@ -11,12 +13,14 @@ import { chatRequestSchema, embeddingsRequestSchema, type ChatChunk, type ChatRe
 // writes JSON or SSE, and turns any HeddleError into OpenAI's error shape.
 
 export function mountOpenAi(app: Hono<HeddleEnv>, deps: Deps): void {
+  mountExplain(app, deps);
+
   app.post('/v1/chat/completions', async (c) => {
     const req = validate(chatRequestSchema, parseJsonBody(await c.req.text()));
     const trace = new RequestTrace(deps, 'chat', req.model, req.stream === true);
     const abort = linkAbort(c.req.raw.signal);
     try {
-      const outcome = await runChat(deps, req, { endpoint: 'chat', headers: c.req.raw.headers, signal: abort.signal }, trace);
+      const outcome = await runChat(deps, req, { endpoint: 'chat', headers: c.req.raw.headers, signal: abort.signal, remoteAddress: remoteAddressOf(c.env) }, trace);
       if (outcome.kind === 'json') {
         trace.markFirstByte();
         trace.finish(200);
@@ -34,7 +38,7 @@ export function mountOpenAi(app: Hono<HeddleEnv>, deps: Deps): void {
     const req = validate(embeddingsRequestSchema, parseJsonBody(await c.req.text()));
     const trace = new RequestTrace(deps, 'embeddings', req.model, false);
     try {
-      const out = await runEmbeddings(deps, req, { endpoint: 'embeddings', headers: c.req.raw.headers, signal: c.req.raw.signal }, trace);
+      const out = await runEmbeddings(deps, req, { endpoint: 'embeddings', headers: c.req.raw.headers, signal: c.req.raw.signal, remoteAddress: remoteAddressOf(c.env) }, trace);
       trace.markFirstByte();
       trace.finish(200);
       return c.json(out.answer, 200, decisionHeaders(out.decision, out.target, trace.requestId));
@@ -75,6 +79,7 @@ export function decisionHeaders(decision: Decision, target: string, requestId: s
     'x-heddle-route': decision.route.route.name,
     'x-heddle-target': target,
     'x-heddle-class': decision.privacy.class,
+    'x-heddle-purpose': decision.purpose,
   };
 }
 

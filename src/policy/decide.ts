@@ -1,0 +1,86 @@
+import { authenticate, type Tenant } from '../auth/index.js';
+import type { LoadedPolicy } from '../deps.js';
+import type { ChatRequest, EmbeddingsRequest } from '../dialects/openai/schema.js';
+import { invalidRequest, HeddleError } from '../errors.js';
+import { classifyRequest, PRIVACY_HEADER, withRouteRule, type ClassDecision } from '../privacy/stage.js';
+import { planRoute, type RouteDecision, type RoutePlan } from '../routing/route.js';
+import type { StrategyOptions } from '../routing/strategy.js';
+
+// Stages 2-4 as one decision: auth -> purpose -> classify -> route (-> the route's class rule). The spine serves
+// the decision; POST /v1/heddle/explain shows the same plan without calling a target.
+
+export const PURPOSE_HEADER = 'x-heddle-purpose';
+export const DEFAULT_PURPOSE = 'generation';
+
+export interface DecisionInput {
+  headers: Headers;
+  /** The peer address where the runtime knows it (Node). */
+  remoteAddress?: string | undefined;
+}
+
+export interface Plan {
+  tenant: Tenant;
+  purpose: string;
+  privacy: ClassDecision;
+  route: RoutePlan;
+}
+
+export interface PolicyDecision {
+  tenant: Tenant;
+  purpose: string;
+  privacy: ClassDecision;
+  route: RouteDecision;
+}
+
+/** The whole plan, also when routing refuses (explain reports it); an unauthenticated caller still gets 401. */
+export async function planRequest(
+  loaded: LoadedPolicy,
+  req: ChatRequest | EmbeddingsRequest,
+  input: DecisionInput,
+  options: StrategyOptions = {},
+): Promise<Plan> {
+  const { policy } = loaded;
+  const tenant = await authenticate(policy, {
+    authorization: input.headers.get('authorization'),
+    apiKey: input.headers.get('x-api-key'),
+    remoteAddress: input.remoteAddress,
+  });
+  const purpose = resolvePurpose(tenant, input.headers.get(PURPOSE_HEADER));
+  const content = classifyRequest(req, tenant, input.headers.get(PRIVACY_HEADER), loaded.detectors);
+  const route = planRoute(policy, { request: req, purpose, tenant, class: content.class }, options);
+  return { tenant, purpose, privacy: withRouteRule(content, route.route?.privacy), route };
+}
+
+/** The decision the spine serves: a route with at least one cleared candidate, or the refusal thrown. */
+export async function decideRequest(
+  loaded: LoadedPolicy,
+  req: ChatRequest | EmbeddingsRequest,
+  input: DecisionInput,
+  options: StrategyOptions = {},
+): Promise<PolicyDecision> {
+  const plan = await planRequest(loaded, req, input, options);
+  const { route, candidates, removed, error } = plan.route;
+  if (error !== undefined) throw error;
+  if (route === undefined) throw new HeddleError({ status: 500, type: 'api_error', message: 'Internal error in Heddle (this is a bug).' });
+  return { tenant: plan.tenant, purpose: plan.purpose, privacy: plan.privacy, route: { route, candidates, removed } };
+}
+
+function resolvePurpose(tenant: Tenant, header: string | null): string {
+  const asked = header?.trim();
+  if (asked !== undefined && asked !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(asked)) {
+    throw invalidRequest(`Header ${PURPOSE_HEADER} must be a name such as generation or evaluation.`, PURPOSE_HEADER);
+  }
+  if (tenant.purpose !== undefined) {
+    if (asked !== undefined && asked !== '' && asked !== tenant.purpose) {
+      throw new HeddleError({
+        status: 403,
+        type: 'permission_error',
+        code: 'purpose_not_allowed',
+        param: PURPOSE_HEADER,
+        message: `Tenant '${tenant.name}' is for purpose '${tenant.purpose}', not '${asked}'.`,
+      });
+    }
+    return tenant.purpose;
+  }
+  return asked === undefined || asked === '' ? DEFAULT_PURPOSE : asked;
+}
