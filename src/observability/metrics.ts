@@ -56,6 +56,26 @@ class Histogram {
   }
 }
 
+class Gauge {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  set(labels: Labels, value: number): void {
+    const key = labelKey(labels);
+    const entry = this.values.get(key);
+    if (entry) entry.value = value;
+    else this.values.set(key, { labels, value });
+  }
+
+  render(out: string[]): void {
+    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`);
+    for (const { labels, value } of this.values.values()) out.push(`${this.name}${formatLabels(labels)} ${value}`);
+  }
+}
+
 function labelKey(labels: Labels): string {
   let key = '';
   for (const k in labels) key += `${k}\u0000${labels[k]}\u0001`;
@@ -86,6 +106,13 @@ export class Metrics {
   private readonly ttfb = new Histogram(`${PREFIX}_time_to_first_byte_seconds`, 'Time from request to the first byte of the answer.');
   private readonly tokensIn = new Counter(`${PREFIX}_prompt_tokens_total`, 'Prompt tokens reported by targets.');
   private readonly tokensOut = new Counter(`${PREFIX}_completion_tokens_total`, 'Completion tokens reported by targets.');
+  private readonly cacheRequests = new Counter(
+    `${PREFIX}_cache_requests_total`,
+    'Requests by cache status (hit, miss, coalesced, refresh, bypass), by endpoint.',
+  );
+  private readonly cacheBytes = new Gauge(`${PREFIX}_cache_bytes`, 'Bytes of cached answers held, by store.');
+
+  private readonly breakers = new Gauge(`${PREFIX}_circuit_breaker_state`, 'Circuit breaker per target: 0 closed, 1 half-open, 2 open.');
 
   record(s: RequestSample): void {
     const where = { endpoint: s.endpoint, route: s.route, target: s.target };
@@ -96,9 +123,22 @@ export class Metrics {
     if (s.completionTokens) this.tokensOut.inc({ route: s.route, target: s.target }, s.completionTokens);
   }
 
+  cacheRequest(endpoint: string, status: string): void {
+    this.cacheRequests.inc({ endpoint, status });
+  }
+
+  cacheSize(store: string, bytes: number): void {
+    this.cacheBytes.set({ store }, bytes);
+  }
+
+  breakerState(target: string, state: 'closed' | 'half_open' | 'open'): void {
+    this.breakers.set({ target }, state === 'closed' ? 0 : state === 'half_open' ? 1 : 2);
+  }
+
   render(): string {
     const out: string[] = [];
-    for (const m of [this.requests, this.duration, this.ttfb, this.tokensIn, this.tokensOut]) m.render(out);
+    this.breakers.render(out);
+    for (const m of [this.requests, this.duration, this.ttfb, this.tokensIn, this.tokensOut, this.cacheRequests, this.cacheBytes]) m.render(out);
     return `${out.join('\n')}\n`;
   }
 }

@@ -1,0 +1,113 @@
+import { atLeast } from '../privacy/classes.js';
+import type { CacheSettings } from './config.js';
+import { decodeEntry, entryBytes, type CacheEntry } from './entry.js';
+import type { ChatFlight } from './flight.js';
+import { cacheKey, importKeySecret, type KeyParts } from './key.js';
+import { MemoryStore } from './memory.js';
+
+// The response cache: keys, an in-process LRU (L1), an optional persistent store (L2: disk on Node, the Cache
+// API on Workers) and the requests in flight. Entries of a class above the policy's `persist` class never reach
+// L2. A hit is checked again for tenant, class and expiry before it is served.
+
+/** A store outside process memory; it holds serialized entries, validated when read back. */
+export interface PersistentStore {
+  readonly name: string;
+  get(key: string): Promise<string | undefined>;
+  put(key: string, text: string, ttlSeconds: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Bytes held, where the store knows (for /metrics). */
+  bytes?(): number;
+}
+
+export interface ResponseCacheOptions {
+  /** HEDDLE_CACHE_SECRET; a random per-process secret when unset (then L2 entries do not outlive the process). */
+  secret?: string | undefined;
+  /** Wall-clock milliseconds (expiry must survive restarts, so not a monotonic clock). */
+  clock?: () => number;
+  /** Initial L1 bound; the policy's `cache.max_bytes` applies from the first request. */
+  memoryBytes?: number;
+  /** A ceiling on the L1 bound whatever the policy says (a Workers isolate has 128 MB in all). */
+  memoryCap?: number;
+  persistent?: PersistentStore | undefined;
+  /** Problems with the persistent store (never request content). */
+  log?: (level: 'warn', message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface Lookup {
+  tenant: string;
+  privacyClass: KeyParts['privacyClass'];
+  endpoint: CacheEntry['endpoint'];
+}
+
+export class ResponseCache {
+  readonly memory: MemoryStore;
+  readonly persistent: PersistentStore | undefined;
+  readonly clock: () => number;
+  /** Chat requests in flight by key, for coalescing. */
+  readonly flights = new Map<string, ChatFlight>();
+  private readonly secret: Promise<CryptoKey>;
+  private readonly log: NonNullable<ResponseCacheOptions['log']>;
+  private readonly memoryCap: number;
+
+  constructor(options: ResponseCacheOptions = {}) {
+    this.memory = new MemoryStore(options.memoryBytes ?? 256 * 1024 ** 2);
+    this.persistent = options.persistent;
+    this.clock = options.clock ?? Date.now;
+    this.secret = importKeySecret(options.secret);
+    this.log = options.log ?? (() => undefined);
+    this.memoryCap = options.memoryCap ?? Number.POSITIVE_INFINITY;
+  }
+
+  async key(parts: KeyParts): Promise<string> {
+    return cacheKey(await this.secret, parts);
+  }
+
+  /** L1, then L2 (promoting a hit to L1); undefined on a miss, an expired entry or one of another tenant/class. */
+  async get(key: string, want: Lookup, settings: CacheSettings): Promise<CacheEntry | undefined> {
+    this.memory.resize(Math.min(settings.maxBytes, this.memoryCap));
+    const now = this.clock();
+    const local = this.memory.get(key);
+    if (local !== undefined) {
+      if (local.expiresAt > now && matches(local, want)) return local;
+      this.memory.delete(key);
+      return undefined;
+    }
+    const l2 = this.persistent;
+    if (l2 === undefined || !atLeast(settings.persist, want.privacyClass)) return undefined;
+    let text: string | undefined;
+    try {
+      text = await l2.get(key);
+    } catch (err) {
+      this.log('warn', 'cache store read failed', { store: l2.name, error: String(err) });
+      return undefined;
+    }
+    if (text === undefined) return undefined;
+    const entry = decodeEntry(text, key);
+    if (entry === undefined || entry.expiresAt <= now || !matches(entry, want)) {
+      // Damaged, expired or misplaced: removed so it is not read again.
+      void l2.delete(key).catch(() => undefined);
+      return undefined;
+    }
+    this.memory.put(key, entry, entryBytes(text));
+    return entry;
+  }
+
+  /** Stores a complete answer in L1 and, when its class may leave memory, in L2 (in the background). */
+  put(entry: CacheEntry, settings: CacheSettings): void {
+    const text = JSON.stringify(entry);
+    const bytes = entryBytes(text);
+    if (bytes > settings.maxEntryBytes) return;
+    this.memory.resize(Math.min(settings.maxBytes, this.memoryCap));
+    this.memory.put(entry.key, entry, bytes);
+    const l2 = this.persistent;
+    if (l2 === undefined || !atLeast(settings.persist, entry.privacyClass)) return;
+    const ttl = Math.max(1, Math.ceil((entry.expiresAt - entry.storedAt) / 1000));
+    void l2.put(entry.key, text, ttl).catch((err: unknown) => {
+      this.log('warn', 'cache store write failed', { store: l2.name, error: String(err) });
+    });
+  }
+}
+
+function matches(entry: CacheEntry, want: Lookup): boolean {
+  return entry.tenant === want.tenant && entry.privacyClass === want.privacyClass && entry.endpoint === want.endpoint;
+}

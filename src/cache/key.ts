@@ -1,0 +1,68 @@
+import type { ChatRequest, EmbeddingsRequest } from '../dialects/openai/schema.js';
+import type { PrivacyClass } from '../privacy/classes.js';
+
+// Cache keys: HMAC-SHA-256 (crypto.subtle) under a server secret over the canonical request, so a key reveals
+// nothing about the prompt, tenant or class. The canonical request is the whole body except the fields that
+// change only the framing of the answer (stream, stream_options), bookkeeping (metadata) and the alias (`model`,
+// replaced by what resolves from it): the route's ordered candidates, each as target name, kind, URL and model id.
+// Failover keeps one key: a request is looked up and stored under the candidate list, whichever candidate served.
+// Unknown fields are kept (they are passed through to OpenAI-wire targets and may change the answer).
+
+export interface KeyCandidate {
+  target: string;
+  kind: string;
+  url: string;
+  model: string;
+}
+
+export interface KeyParts {
+  tenant: string;
+  privacyClass: PrivacyClass;
+  endpoint: 'chat' | 'embeddings';
+  candidates: readonly KeyCandidate[];
+  request: ChatRequest | EmbeddingsRequest;
+}
+
+const FRAMING_FIELDS: ReadonlySet<string> = new Set(['model', 'stream', 'stream_options', 'metadata']);
+
+/** JSON with object keys sorted at every level, so field order never changes a key; undefined fields are dropped. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const record = value as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const k of Object.keys(record).sort()) {
+    const v = record[k];
+    if (v === undefined) continue;
+    parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** The text the key is computed over: tenant and class first, then endpoint, candidates and the request. */
+export function keyMaterial(parts: KeyParts): string {
+  const body: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(parts.request)) {
+    // null and absent mean the same to every target (OpenAI's wire treats them alike).
+    if (!FRAMING_FIELDS.has(k) && v !== null) body[k] = v;
+  }
+  const candidates = parts.candidates.map((c) => [c.target, c.kind, c.url, c.model]);
+  return canonicalJson([1, parts.tenant, parts.privacyClass, parts.endpoint, candidates, body]);
+}
+
+export type KeySecret = CryptoKey;
+
+/** The HMAC key from a configured secret, or a random one (keys then live only as long as the process). */
+export async function importKeySecret(secret: string | undefined): Promise<KeySecret> {
+  const raw = secret !== undefined && secret !== '' ? new TextEncoder().encode(secret) : crypto.getRandomValues(new Uint8Array(32));
+  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+export async function cacheKey(secret: KeySecret, parts: KeyParts): Promise<string> {
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', secret, new TextEncoder().encode(keyMaterial(parts))));
+  let hex = '';
+  for (const b of mac) hex += HEX[b];
+  return hex;
+}
