@@ -1,5 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Deps } from './deps.js';
+import { mountAnthropic } from './dialects/anthropic/http.js';
+import { mountOllama } from './dialects/ollama/http.js';
 import { mountOpenAi, openAiErrorResponse } from './dialects/openai/http.js';
 import { tooLarge } from './dialects/openai/parse.js';
 import { HeddleError, toHeddleError } from './errors.js';
@@ -28,6 +30,8 @@ export function createApp(deps: Deps): Hono<HeddleEnv> {
   }
 
   mountOpenAi(app, deps);
+  mountOllama(app, deps);
+  mountAnthropic(app, deps);
 
   app.notFound((c) =>
     openAiErrorResponse(

@@ -97,6 +97,7 @@ export function compilePolicy(file: PolicyFile, source: string, runtime: Runtime
       region: t.region,
       reach,
       maxConcurrent: t.limits?.max_concurrent,
+      structuredOutput: t.structured_output,
       unusable,
     });
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DETECTOR_FAMILIES } from '../privacy/detectors/index.js';
 import { resilienceSchema } from '../resilience/config.js';
+import { structuredOutputModeSchema } from '../structured/config.js';
 
 // The policy file as written by users. Strict objects: a misspelt key is an error, not a silent no-op.
 // This is the raw form; compile.ts turns it into the immutable runtime form the request path reads.
@@ -47,6 +48,7 @@ export const targetSchema = z.strictObject({
     })
     .optional(),
   description: z.string().optional(),
+  structured_output: structuredOutputModeSchema,
 });
 
 export const strategySchema = z.enum(['fallback', 'weighted', 'least-loaded', 'fastest']);

@@ -25,6 +25,8 @@ export interface Target {
   url: string;
   apiKey: string | undefined;
   headers: Readonly<Record<string, string>>;
+  /** How it meets JSON-schema requests (src/structured); absent means native. */
+  structuredOutput?: 'native' | 'emulate';
 }
 
 export interface CallContext {
