@@ -19,14 +19,25 @@ export function createApp(deps: Deps): Hono<HeddleEnv> {
 
   app.get('/ready', (c) => {
     const { policy } = deps.policy();
-    const usable = [...policy.targets.values()].filter((t) => t.unusable === undefined).map((t) => t.name);
-    const body = { status: usable.length > 0 ? 'ready' : 'no_usable_target', policy: policy.source, targets: usable };
+    // Ready while some target can take a request now: configured, and not refused by its breaker or health probe.
+    const usable: string[] = [];
+    const unavailable: Record<string, string> = {};
+    for (const t of policy.targets.values()) {
+      const why = t.unusable ?? deps.resilience.refusal(t, policy.resilience)?.reason;
+      if (why === undefined) usable.push(t.name);
+      else unavailable[t.name] = why;
+    }
+    const body = { status: usable.length > 0 ? 'ready' : 'no_usable_target', policy: policy.source, targets: usable, unavailable };
     return c.json(body, usable.length > 0 ? 200 : 503);
   });
 
   if (deps.metrics) {
     const metrics = deps.metrics;
-    app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
+    app.get('/metrics', (c) => {
+      const { policy } = deps.policy();
+      for (const b of deps.resilience.breakerStates(policy.targets.keys(), policy.resilience)) metrics.breakerState(b.target, b.state);
+      return c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+    });
   }
 
   mountOpenAi(app, deps);

@@ -70,25 +70,35 @@ export class Resilience {
     return b;
   }
 
-  /** May an attempt go to `target` now? Checks, in order: cool-down, breaker, health probe, saturation. */
-  admit(target: ResilientTarget, cfg: ResilienceConfig): Admission {
+  /** Why `target` may not take a request now (cool-down, breaker, health probe, saturation); undefined if it may. */
+  refusal(target: ResilientTarget, cfg: ResilienceConfig): { reason: string; retryInMs: number } | undefined {
     const now = this.now();
     const name = target.name;
     const cooling = (this.coolUntil.get(name) ?? 0) - now;
-    if (cooling > 0) return { ok: false, reason: `cooling down after the target asked to retry later`, retryInMs: cooling };
+    if (cooling > 0) return { reason: 'cooling down after the target asked to retry later', retryInMs: cooling };
     const breaker = this.breaker(name);
     if (!breaker.wouldAllow(now, cfg.breaker)) {
       const view = breaker.view(now, cfg.breaker);
       const why = view.state === 'open' ? 'circuit open' : 'circuit half-open, trial in flight';
-      return { ok: false, reason: why, retryInMs: Math.max(view.retryInMs, 1000) };
+      return { reason: why, retryInMs: Math.max(view.retryInMs, 1000) };
     }
     if (this.health.status(name) === 'down') {
-      return { ok: false, reason: `health probe failed: ${this.health.view(name).reason ?? 'down'}`, retryInMs: cfg.health.interval * 1000 };
+      return { reason: `health probe failed: ${this.health.view(name).reason ?? 'down'}`, retryInMs: cfg.health.interval * 1000 };
     }
-    if (this.stats.saturated(name)) return { ok: false, reason: 'saturated (node queue full)', retryInMs: 1000 };
+    if (this.stats.saturated(name)) return { reason: 'saturated (node queue full)', retryInMs: 1000 };
     if (target.maxConcurrent !== undefined && this.stats.outstanding(name) >= target.maxConcurrent) {
-      return { ok: false, reason: `saturated (${target.maxConcurrent} requests in flight)`, retryInMs: 1000 };
+      return { reason: `saturated (${target.maxConcurrent} requests in flight)`, retryInMs: 1000 };
     }
+    return undefined;
+  }
+
+  /** May an attempt go to `target` now? If so, the ticket holds its place (and a half-open trial slot). */
+  admit(target: ResilientTarget, cfg: ResilienceConfig): Admission {
+    const refused = this.refusal(target, cfg);
+    if (refused !== undefined) return { ok: false, ...refused };
+    const now = this.now();
+    const name = target.name;
+    const breaker = this.breaker(name);
     const trial = breaker.view(now, cfg.breaker).state === 'half_open';
     breaker.tryAcquire(now, cfg.breaker);
     this.stats.started(name);

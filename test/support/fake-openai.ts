@@ -12,6 +12,10 @@
  *   stream-break   streams two content chunks, then destroys the connection (non-stream: destroys it)
  *   no-done        streams like echo but ends without `data: [DONE]` (as upstream FastLLM servers do)
  *   cut            streams one content chunk and ends cleanly without finish_reason or [DONE]
+ *   hang           reads the request and never answers (no headers) until the client gives up
+ *   flaky-<n>      the first <n> chat requests with this model name answer 500, later ones echo
+ *   bad-sse        streams `data: {oops` (not JSON) before any content; non-stream: a 200 whose body is not JSON
+ *   drip           echo, streamed one word every `dripMs` (default 20); non-stream answers after words * dripMs
  *   anything else  404 model_not_found
  *
  * `options.flavor: 'fastllm'` makes it behave like an upstream FastLLM server: embeddings answer
@@ -33,6 +37,9 @@ export interface FakeOpenAiOptions {
   flavor?: 'openai' | 'fastllm';
   loadedModel?: string;
   slowMs?: number;
+  dripMs?: number;
+  /** Listen on this port (a restarted node comes back where it was); 0 or absent: a free one. */
+  port?: number;
 }
 
 export interface FakeOpenAi {
@@ -49,17 +56,21 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
   const requests: RecordedRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();
   let abortedByClient = 0;
+  const served = new Map<string, number>();
   const server = createServer((req, res) => {
     res.on('close', () => {
       if (!res.writableEnded) abortedByClient++;
     });
-    void handle(req, res, options, requests).catch(() => res.destroy());
+    void handle(req, res, options, requests, served).catch(() => res.destroy());
   });
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -110,7 +121,13 @@ function lastUserText(body: Record<string, unknown>): string {
 
 const words = (s: string) => s.split(/\s+/).filter(Boolean).length;
 
-async function handle(req: IncomingMessage, res: ServerResponse, options: FakeOpenAiOptions, requests: RecordedRequest[]): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: FakeOpenAiOptions,
+  requests: RecordedRequest[],
+  served: Map<string, number>,
+): Promise<void> {
   const raw = await readBody(req);
   let body: Record<string, unknown> | undefined;
   try {
@@ -152,7 +169,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: FakeOp
   }
   if (path !== '/v1/chat/completions') return openAiError(res, 404, `Unknown path ${path}`);
 
-  const behaviour = fastllm ? 'echo' : model;
+  let behaviour = fastllm ? 'echo' : model;
+  const flaky = /^flaky-(\d+)$/.exec(behaviour);
+  if (flaky) {
+    const n = (served.get(behaviour) ?? 0) + 1;
+    served.set(behaviour, n);
+    if (n <= Number(flaky[1])) return openAiError(res, 500, `fake upstream error 500 (flaky, ${n} of ${flaky[1]})`);
+    behaviour = 'echo';
+  }
+  if (behaviour === 'hang') return new Promise<void>((resolve) => res.on('close', resolve));
   const errorMatch = /^error-(\d{3})$/.exec(behaviour);
   if (errorMatch) return openAiError(res, Number(errorMatch[1]), `fake upstream error ${errorMatch[1]}`);
   if (behaviour === 'slow') await new Promise((r) => setTimeout(r, options.slowMs ?? 1000));
@@ -184,8 +209,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: FakeOp
   }
 
   const answer = behaviour === 'json' ? '{"ok":true,"n":1}' : `echo: ${text}`;
+  const dripMs = options.dripMs ?? 20;
   if (!stream) {
     if (behaviour === 'stream-break') return void res.destroy();
+    if (behaviour === 'bad-sse') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end('{oops');
+    }
+    if (behaviour === 'drip') await new Promise((r) => setTimeout(r, words(answer) * dripMs));
     return sendJson(res, 200, {
       id, object: 'chat.completion', created, model,
       choices: [{ index: 0, message: { role: 'assistant', content: answer, refusal: null }, finish_reason: 'stop', logprobs: null }],
@@ -198,6 +229,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: FakeOp
     ...pieces.map((p) => ({ delta: { content: p } })),
     { delta: {}, finish_reason: 'stop' },
   ];
+  if (behaviour === 'bad-sse') {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(`data: ${JSON.stringify(chunk(id, created, model, deltas[0] ?? { delta: {} }))}\n\n`);
+    return void res.end('data: {oops\n\n');
+  }
+  if (behaviour === 'drip') return dripChunks(res, id, created, model, deltas, dripMs);
   if (behaviour === 'stall' || behaviour === 'stream-break' || behaviour === 'cut') {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const head = deltas.slice(0, behaviour === 'stream-break' ? 3 : 2);
@@ -207,6 +244,24 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: FakeOp
     return;
   }
   return streamChunks(res, id, created, model, body, deltas, promptTokens, words(answer), !fastllm && behaviour !== 'no-done');
+}
+
+/** One chunk every `dripMs`, so a kill or a stall lands in the middle of the answer. */
+async function dripChunks(
+  res: ServerResponse,
+  id: string,
+  created: number,
+  model: string,
+  deltas: Array<{ delta: Record<string, unknown>; finish_reason?: string }>,
+  dripMs: number,
+): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  for (const d of deltas) {
+    if (res.destroyed) return;
+    res.write(`data: ${JSON.stringify(chunk(id, created, model, d))}\n\n`);
+    await new Promise((r) => setTimeout(r, dripMs));
+  }
+  res.end('data: [DONE]\n\n');
 }
 
 function chunk(id: string, created: number, model: string, d: { delta: Record<string, unknown>; finish_reason?: string }) {
