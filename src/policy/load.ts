@@ -38,7 +38,9 @@ export function parsePolicy(text: string, file: string, env: Env): PolicyFile {
 }
 
 function describeIssue(doc: Document, issue: z.core.$ZodIssue, where: (offset: number | undefined) => string): string {
-  const path = issue.path.map(String);
+  // A one-or-many field fails as a union; the single-value branch says what was wrong in the user's terms.
+  const shown = issue.code === 'invalid_union' ? (issue.errors[0]?.[0] ?? issue) : issue;
+  const path = [...issue.path, ...(shown === issue ? [] : shown.path)].map(String);
   // Point at the deepest node that exists (a missing key is reported at its parent).
   let offset: number | undefined;
   for (let depth = path.length; depth >= 0 && offset === undefined; depth--) {
@@ -46,8 +48,9 @@ function describeIssue(doc: Document, issue: z.core.$ZodIssue, where: (offset: n
     if (isNode(node)) offset = node.range?.[0];
   }
   const dotted = path.length > 0 ? path.join('.') : '(root)';
-  let message = issue.message;
-  if (issue.code === 'unrecognized_keys') message = `unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  let message = shown.message;
+  if (shown.code === 'unrecognized_keys') message = `unknown key(s) ${shown.keys.map((k) => `'${k}'`).join(', ')}`;
+  else if (shown.code === 'invalid_type' && / received undefined$/.test(message)) message = `required (${shown.expected})`;
   return `${where(offset)}: ${dotted}: ${message}`;
 }
 
