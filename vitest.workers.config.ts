@@ -10,7 +10,7 @@ function testPolicy(upstreamUrl: string): string {
   return [
     'version: 1',
     'targets:',
-    `  up: { kind: openai-compatible, url: "${upstreamUrl}", api_key: "\${UPSTREAM_KEY}", clearance: restricted }`,
+    `  up: { kind: openai-compatible, url: "${upstreamUrl}", api_key: "\${UPSTREAM_KEY}", clearance: restricted, reach: [workers] }`,
     'models:',
     `  m: { up: ${UPSTREAM_MODEL} }`,
     'routes:',

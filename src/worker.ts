@@ -98,7 +98,7 @@ async function ensurePolicy(env: WorkerEnv): Promise<void> {
   if (state.source !== undefined && state.source.text === source.text && state.source.file === source.file) return;
   state.source = source;
   try {
-    state.loaded = loadPolicy(source.text, source.file, stringBindings(env));
+    state.loaded = loadPolicy(source.text, source.file, stringBindings(env), { runtime: 'workers' });
     state.problems = [];
   } catch (err) {
     const problems = err instanceof PolicyError ? err.problems : [`${source.file}: ${String(err)}`];
