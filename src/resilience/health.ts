@@ -7,9 +7,10 @@ import type { LiveStats, NodeLoad } from './stats.js';
 // Active health probes. Local targets are probed every `interval` with a `timeout`: FastLLM at /health (503 while
 // its model loads), Ollama at /api/tags, other OpenAI-wire servers at /models; FastLLM's GET /v1/load is read on
 // the same tick for least-loaded routing. Cloud targets are not probed: their breakers watch real traffic
-// (passive outlier detection). A refused connection or a 503 marks a target down at once; softer failures
-// (timeouts, other statuses) after two in a row, so one slow probe does not drop a busy node. One success brings
-// it back.
+// (passive outlier detection). A refused or reset connection or a 503 marks a target down at once. Softer
+// failures (a probe timeout, another status) mark it down only after three in a row with no real request answered
+// since: a node too busy to answer a probe quickly is busy, not dead (its breaker watches real timeouts), and
+// marking every busy node down would turn load into an outage. One successful probe brings a target back.
 
 export type HealthStatus = 'unknown' | 'up' | 'down';
 
@@ -23,7 +24,7 @@ export interface HealthView {
 }
 
 const CLOUD: ReadonlySet<TargetKind> = new Set(['openai', 'openrouter', 'together', 'anthropic', 'gemini']);
-const SOFT_FAILURES_TO_DOWN = 2;
+const SOFT_FAILURES_TO_DOWN = 3;
 
 const loadSchema = z.looseObject({
   running: z.number().nonnegative(),
@@ -45,6 +46,8 @@ interface Entry {
   status: HealthStatus;
   reason: string | undefined;
   softFailures: number;
+  /** When the current run of soft failures began. */
+  softSince: number | undefined;
   at: number | undefined;
 }
 
@@ -155,7 +158,7 @@ export class HealthMonitor {
   private mark(name: string, status: 'up' | 'down', reason: string | undefined, hard: boolean): void {
     let e = this.entries.get(name);
     if (e === undefined) {
-      e = { status: 'unknown', reason: undefined, softFailures: 0, at: undefined };
+      e = { status: 'unknown', reason: undefined, softFailures: 0, softSince: undefined, at: undefined };
       this.entries.set(name, e);
     }
     e.at = this.now();
@@ -166,8 +169,14 @@ export class HealthMonitor {
       return;
     }
     e.reason = reason;
+    if (hard) {
+      e.status = 'down';
+      return;
+    }
+    if (e.softFailures === 0) e.softSince = e.at;
     e.softFailures++;
-    if (hard || e.softFailures >= SOFT_FAILURES_TO_DOWN) e.status = 'down';
+    const answeredSince = this.stats.sinceLastSuccessMs(name) < e.at - (e.softSince ?? e.at);
+    if (e.softFailures >= SOFT_FAILURES_TO_DOWN && !answeredSince) e.status = 'down';
   }
 }
 

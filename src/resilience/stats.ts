@@ -22,6 +22,8 @@ interface Entry {
   tokensPerSecond: number | undefined;
   load: NodeLoad | undefined;
   loadAt: number;
+  /** When real traffic last got an answer from it (ms); -Infinity before any. */
+  lastSuccessAt: number;
 }
 
 export class LiveStats implements TargetStats {
@@ -32,7 +34,7 @@ export class LiveStats implements TargetStats {
   private entry(name: string): Entry {
     let e = this.entries.get(name);
     if (e === undefined) {
-      e = { outstanding: 0, latencyMs: undefined, tokensPerSecond: undefined, load: undefined, loadAt: 0 };
+      e = { outstanding: 0, latencyMs: undefined, tokensPerSecond: undefined, load: undefined, loadAt: 0, lastSuccessAt: -Infinity };
       this.entries.set(name, e);
     }
     return e;
@@ -50,6 +52,7 @@ export class LiveStats implements TargetStats {
   /** Latency of a successful answer: time to first token for streams, the whole answer otherwise. */
   latency(name: string, ms: number): void {
     const e = this.entry(name);
+    e.lastSuccessAt = this.now();
     e.latencyMs = e.latencyMs === undefined ? ms : e.latencyMs + ALPHA * (ms - e.latencyMs);
   }
 
@@ -65,6 +68,11 @@ export class LiveStats implements TargetStats {
     const e = this.entry(name);
     e.load = load;
     e.loadAt = this.now();
+  }
+
+  /** Milliseconds since real traffic last got an answer from the target (Infinity if never). */
+  sinceLastSuccessMs(name: string): number {
+    return this.now() - (this.entries.get(name)?.lastSuccessAt ?? -Infinity);
   }
 
   outstanding(name: string): number {
