@@ -1,7 +1,7 @@
 // Child-process helpers for benchmarks: spawn pinned to CPUs, wait for a port, sample RSS,
 // and stop every process we started (each in its own process group) on exit, error or Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import net from 'node:net';
 
 export interface Proc {
@@ -65,6 +65,8 @@ export interface SpawnOptions {
   /** CPU list for taskset, e.g. "0" or "1"; undefined = not pinned. */
   cpus?: string | undefined;
   logPath: string;
+  /** Scheduling niceness (negative = more CPU share than the machine's other work; needs root). */
+  nice?: number | undefined;
   /** Capture stdout into memory too (for children that print a JSON result). */
   captureStdout?: boolean;
 }
@@ -82,8 +84,12 @@ export function hasTaskset(): boolean {
 export function spawnProc(o: SpawnOptions): SpawnResult {
   installHooks();
   const pinned = o.cpus !== undefined && hasTaskset();
-  const cmd = pinned ? 'taskset' : o.cmd;
-  const args = pinned ? ['-c', o.cpus as string, o.cmd, ...o.args] : o.args;
+  let cmd = pinned ? 'taskset' : o.cmd;
+  let args = pinned ? ['-c', o.cpus as string, o.cmd, ...o.args] : o.args;
+  if (o.nice !== undefined && o.nice !== 0) {
+    args = ['-n', String(o.nice), cmd, ...args];
+    cmd = 'nice';
+  }
   // Children write straight into their log file (no pipe through this process, which would cost CPU
   // on an unpinned core during a run); only children whose result we read have a stdout pipe.
   const logFd = openSync(o.logPath, 'a');
@@ -96,6 +102,9 @@ export function spawnProc(o: SpawnOptions): SpawnResult {
   });
   closeSync(logFd);
   if (child.pid === undefined) throw new Error(`failed to spawn ${o.name}`);
+  // detached => its own session => its own scheduler autogroup (kernel.sched_autogroup_enabled), where a
+  // process's nice only counts against its own group: give the group the same niceness.
+  if (o.nice !== undefined && o.nice !== 0) setAutogroupNice(child.pid, o.nice);
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
     out += d.toString();
@@ -110,6 +119,16 @@ export function spawnProc(o: SpawnOptions): SpawnResult {
   const proc: SpawnResult = { name: o.name, child, pid: child.pid, logPath: o.logPath, exited, stdout: () => out };
   live.add(proc);
   return proc;
+}
+
+/** Sets the scheduler autogroup niceness of a process's session; false where unsupported or not allowed. */
+export function setAutogroupNice(pid: number, nice: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, String(nice));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function stopProc(p: Proc, graceMs = 2000): Promise<void> {

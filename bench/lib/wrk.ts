@@ -36,6 +36,7 @@ export interface WrkOptions {
   threads: number;
   durationS: number;
   cpus?: string | undefined;
+  nice?: number | undefined;
   workDir: string;
   name: string;
 }
@@ -64,6 +65,7 @@ end
     cmd: 'wrk',
     args: ['-t', String(o.threads), '-c', String(o.connections), '-d', `${o.durationS}s`, '--timeout', '10s', '-s', script, o.url],
     cpus: o.cpus,
+    nice: o.nice,
     logPath: path.join(o.workDir, `wrk-${o.name}.log`),
     captureStdout: true,
   });

@@ -121,6 +121,12 @@ export function renderReport(r: OverheadResults): string {
       `(open loop, undici Pool with 256 connections, 2 s warm-up); unthrottled = wrk, 1 thread, ${String(s.connections)} connections (after a 3 s warm-up); ` +
       `TTFB = ${String(s.ttfbRequests)} streamed requests one at a time (upstream sends 6 SSE events ${String(s.chunkGapMs)} ms apart).`,
   );
+  if (Number(s.nice ?? 0) !== 0)
+    L(
+      `- Every bench process (upstream, contender, load generator) runs at \`nice -n ${String(s.nice)}\`, so it takes the CPU whenever it wants it ` +
+        'and the builds sharing the machine get what is left; the background figures above show how much the machine was doing besides.',
+    );
+  L('- The request: a two-message chat (~450 bytes) with `temperature: 0.7`, i.e. sampled generation, which Heddle\'s cache (deterministic mode) never answers, so every request goes to the upstream through every contender.');
   L('- Every process is separate: the fixed-answer upstream (node:http), the contender, the load generator. Added latency = contender percentile minus the direct percentile at the same rate.');
   L('- **Caveat: 2 cores.** The load generator (CPU 1) and the upstream (unpinned) compete with each other, and the upstream also competes with the contender on CPU 0. Max RPS therefore understates what any contender would do with a core of its own; the ratios between contenders, measured under the same arrangement in the same run, are the meaningful numbers. `CPU us/req` (contender CPU time divided by requests served) is the least load-generator-sensitive measure.');
   L(
