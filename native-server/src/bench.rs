@@ -1,0 +1,75 @@
+//! `fastllm bench`: prefill and single-stream decode throughput of random weights with a real config's shapes.
+
+use std::time::Instant;
+
+use candle_core::DType;
+use candle_nn::VarBuilder;
+
+use crate::models::{self, llama::LlamaConfig, random, DeviceChoice, DtypeChoice, LlamaModel, ModelFiles, ModelKind};
+
+pub struct BenchConfig {
+    pub model_dir: String,
+    pub prompt_tokens: usize,
+    pub new_tokens: usize,
+    pub device: DeviceChoice,
+    pub dtype: DtypeChoice,
+}
+
+pub struct BenchResult {
+    pub params: usize,
+    pub weight_bytes: usize,
+    pub prefill_tps: f64,
+    pub decode_tps: f64,
+}
+
+pub fn run(cfg: &BenchConfig) -> anyhow::Result<BenchResult> {
+    let files = ModelFiles::open_config_only(&cfg.model_dir)?;
+    let ModelKind::Chat(arch) = files.kind else { anyhow::bail!("bench needs a chat model config") };
+    let lc: LlamaConfig = files.parse_config()?;
+    let device = models::select_device(cfg.device).map_err(anyhow::Error::msg)?;
+    let dtype = models::select_dtype(cfg.dtype, &device);
+    let shapes = lc.tensor_shapes(arch);
+    let params: usize = shapes.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
+    let tensors = random::random_tensors(&shapes, 0, dtype, &device)?;
+    let vb = VarBuilder::from_tensors(tensors, dtype, &device);
+    let ctx = cfg.prompt_tokens + cfg.new_tokens + 1;
+    let model = LlamaModel::load(vb, lc.clone(), arch, ctx)?;
+    let prompt: Vec<u32> = (0..cfg.prompt_tokens as u32).map(|i| (i * 7919) % lc.vocab_size as u32).collect();
+    // Warm-up pass so allocation and thread-pool start do not count.
+    let mut cache = model.new_cache();
+    model.forward(&prompt[..8.min(prompt.len())], &mut cache)?;
+    let mut cache = model.new_cache();
+    let t0 = Instant::now();
+    let logits = model.forward(&prompt, &mut cache)?;
+    let prefill = t0.elapsed().as_secs_f64();
+    let mut tok = crate::engine::sampler::argmax(&logits);
+    let t1 = Instant::now();
+    for _ in 0..cfg.new_tokens {
+        let l = model.forward(&[tok], &mut cache)?;
+        tok = crate::engine::sampler::argmax(&l);
+    }
+    let decode = t1.elapsed().as_secs_f64();
+    // Embedding rows are gathered, not streamed, per token; the LM head is read in full.
+    let bytes_per_param = if dtype == DType::F32 { 4 } else { 2 };
+    let embed = if lc.tie_word_embeddings { 0 } else { lc.vocab_size * lc.hidden_size };
+    Ok(BenchResult {
+        params,
+        weight_bytes: (params - embed) * bytes_per_param,
+        prefill_tps: cfg.prompt_tokens as f64 / prefill,
+        decode_tps: cfg.new_tokens as f64 / decode,
+    })
+}
+
+/// Read bandwidth of this machine: sums a buffer much larger than the caches, a few times.
+pub fn memory_bandwidth_gbs() -> f64 {
+    let n = 512 * 1024 * 1024 / 8;
+    let buf: Vec<u64> = (0..n as u64).collect();
+    let mut best = 0.0f64;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let s: u64 = buf.chunks(1 << 16).map(|c| c.iter().fold(0u64, |a, &x| a.wrapping_add(x))).fold(0, u64::wrapping_add);
+        std::hint::black_box(s);
+        best = best.max((n * 8) as f64 / t.elapsed().as_secs_f64() / 1e9);
+    }
+    best
+}

@@ -1,0 +1,105 @@
+//! Engine tier: queue, scheduling, sampling, detokenization, stop strings, tool parsing. No HTTP here: the
+//! server talks to it through `ChatHandle` / `EmbedHandle`, cloneable handles to actor threads.
+
+pub mod chat;
+pub mod detok;
+pub mod embed;
+pub mod sampler;
+pub mod scheduler;
+pub mod stop;
+pub mod template;
+pub mod tools;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub use chat::{ChatHandle, ChatModel};
+pub use embed::EmbedHandle;
+pub use sampler::SamplingParams;
+pub use tools::ToolCall;
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Sequences generated concurrently (interleaved one step at a time).
+    pub max_running: usize,
+    /// Requests that may wait for a slot; beyond this, submissions are refused.
+    pub max_waiting: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishReason {
+    Stop,
+    Length,
+    ToolCalls,
+}
+
+impl FinishReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Usage {
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+}
+
+/// What a running sequence reports, in order: content pieces, then tool calls (if any), then Done or Error.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Content(String),
+    ToolCalls(Vec<ToolCall>),
+    Done { finish_reason: FinishReason, usage: Usage },
+    Error(String),
+}
+
+pub struct GenerateRequest {
+    pub prompt: Vec<u32>,
+    pub max_new_tokens: usize,
+    pub sampling: SamplingParams,
+    pub stop: Vec<String>,
+    pub ignore_eos: bool,
+    pub tools: bool,
+}
+
+/// A request in the queue, with the channel its events go to.
+pub struct Queued {
+    pub req: GenerateRequest,
+    pub events: tokio::sync::mpsc::UnboundedSender<Event>,
+    pub enqueued: std::time::Instant,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the queue is full ({0} waiting); retry later")]
+    QueueFull(usize),
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+/// Shared counters the engine publishes after every step; read by /v1/load and /metrics.
+#[derive(Debug, Default)]
+pub struct LoadState {
+    pub running: AtomicUsize,
+    pub waiting: AtomicUsize,
+    pub kv_used: AtomicUsize,
+    pub max_running: usize,
+    pub max_waiting: usize,
+    pub kv_capacity: usize,
+}
+
+impl LoadState {
+    /// Reserves a queue place, or refuses when running + waiting is at capacity.
+    pub fn try_admit(&self) -> Result<(), SubmitError> {
+        let w = self.waiting.fetch_add(1, Ordering::SeqCst);
+        if w + self.running.load(Ordering::SeqCst) >= self.max_waiting + self.max_running {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(SubmitError::QueueFull(w));
+        }
+        Ok(())
+    }
+}

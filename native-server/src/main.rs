@@ -1,0 +1,104 @@
+use clap::{Parser, Subcommand};
+use fastllm::engine::EngineConfig;
+use fastllm::models::{DeviceChoice, DtypeChoice};
+use fastllm::server::ServeConfig;
+
+#[derive(Parser)]
+#[command(name = "fastllm", version, about = "FastLLM node: OpenAI-compatible inference on candle")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Load a model and serve the OpenAI-compatible API.
+    Serve {
+        /// Chat (or embedding) model: a HuggingFace-layout folder or an HF id present in the local HF cache.
+        #[arg(long)]
+        model: Option<String>,
+        /// A BERT-family embedding model served beside the chat model.
+        #[arg(long)]
+        embedding_model: Option<String>,
+        #[arg(long, value_enum, default_value = "auto")]
+        device: DeviceChoice,
+        #[arg(long, value_enum, default_value = "auto")]
+        dtype: DtypeChoice,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+        /// Sequences generated at once.
+        #[arg(long, default_value_t = 8)]
+        max_running: usize,
+        /// Requests allowed to wait for a slot; more are refused with 503 + Retry-After.
+        #[arg(long, default_value_t = 64)]
+        max_waiting: usize,
+        /// Cap on the context length (defaults to config.json's max_position_embeddings).
+        #[arg(long)]
+        max_context: Option<usize>,
+        /// Testing aid: delay readiness after loading, in milliseconds.
+        #[arg(long, default_value_t = 0, hide = true)]
+        load_delay_ms: u64,
+    },
+    /// Measure prefill and decode tokens/s on random weights shaped by a model folder's config.json.
+    Bench {
+        /// Folder holding config.json.
+        #[arg(long)]
+        model: String,
+        #[arg(long, default_value_t = 128)]
+        prompt_tokens: usize,
+        #[arg(long, default_value_t = 256)]
+        new_tokens: usize,
+        #[arg(long, value_enum, default_value = "auto")]
+        device: DeviceChoice,
+        #[arg(long, value_enum, default_value = "auto")]
+        dtype: DtypeChoice,
+    },
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Serve { model, embedding_model, device, dtype, host, port, max_running, max_waiting, max_context, load_delay_ms } => {
+            let cfg = ServeConfig {
+                model,
+                embedding_model,
+                device,
+                dtype,
+                host,
+                port,
+                engine: EngineConfig { max_running, max_waiting },
+                max_context,
+                load_delay_ms,
+            };
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|rt| rt.block_on(fastllm::server::run(cfg)))
+        }
+        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype } => {
+            let cfg = fastllm::bench::BenchConfig { model_dir: model.clone(), prompt_tokens, new_tokens, device, dtype };
+            fastllm::bench::run(&cfg).map(|r| {
+                let bw = fastllm::bench::memory_bandwidth_gbs();
+                let ceiling = bw * 1e9 / r.weight_bytes as f64;
+                println!(
+                    "| {model} | {:.0}M | {prompt_tokens} | {new_tokens} | {:.1} | {:.2} | {:.2} GB | {bw:.1} GB/s | {ceiling:.2} |",
+                    r.params as f64 / 1e6,
+                    r.prefill_tps,
+                    r.decode_tps,
+                    r.weight_bytes as f64 / 1e9
+                );
+            })
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,308 @@
+//! Decoder-only transformer shared by Llama, Mistral and Qwen2 (RMSNorm, RoPE, grouped-query attention, SwiGLU).
+//! The KV cache lives outside the model, one per sequence, so the engine can interleave many sequences.
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::{Embedding, Linear, RmsNorm, VarBuilder};
+use serde::Deserialize;
+
+use super::ChatArch;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RopeScaling {
+    #[serde(alias = "type")]
+    pub rope_type: Option<String>,
+    pub factor: Option<f64>,
+    pub low_freq_factor: Option<f64>,
+    pub high_freq_factor: Option<f64>,
+    pub original_max_position_embeddings: Option<usize>,
+}
+
+/// The fields of config.json this family needs; names are HuggingFace's.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LlamaConfig {
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub num_key_value_heads: Option<usize>,
+    pub vocab_size: usize,
+    #[serde(default = "default_eps")]
+    pub rms_norm_eps: f64,
+    #[serde(default = "default_theta")]
+    pub rope_theta: f64,
+    #[serde(default = "default_max_pos")]
+    pub max_position_embeddings: usize,
+    #[serde(default)]
+    pub tie_word_embeddings: bool,
+    pub head_dim: Option<usize>,
+    pub rope_scaling: Option<RopeScaling>,
+    pub attention_bias: Option<bool>,
+    pub sliding_window: Option<usize>,
+}
+
+fn default_eps() -> f64 {
+    1e-6
+}
+fn default_theta() -> f64 {
+    10_000.0
+}
+fn default_max_pos() -> usize {
+    4096
+}
+
+impl LlamaConfig {
+    pub fn kv_heads(&self) -> usize {
+        self.num_key_value_heads.unwrap_or(self.num_attention_heads)
+    }
+    pub fn head_dim(&self) -> usize {
+        self.head_dim.unwrap_or(self.hidden_size / self.num_attention_heads)
+    }
+    /// Qwen2 checkpoints carry q/k/v biases without saying so in config.json.
+    pub fn qkv_bias(&self, arch: ChatArch) -> bool {
+        self.attention_bias.unwrap_or(arch == ChatArch::Qwen2)
+    }
+
+    /// Every tensor the model reads, with its shape: the single source of truth for random-weight fixtures.
+    pub fn tensor_shapes(&self, arch: ChatArch) -> Vec<(String, Vec<usize>)> {
+        let (h, i, hd) = (self.hidden_size, self.intermediate_size, self.head_dim());
+        let (q, kv) = (self.num_attention_heads * hd, self.kv_heads() * hd);
+        let mut out = vec![
+            ("model.embed_tokens.weight".to_string(), vec![self.vocab_size, h]),
+            ("model.norm.weight".to_string(), vec![h]),
+        ];
+        if !self.tie_word_embeddings {
+            out.push(("lm_head.weight".to_string(), vec![self.vocab_size, h]));
+        }
+        for l in 0..self.num_hidden_layers {
+            let p = format!("model.layers.{l}");
+            let mut add = |n: &str, s: Vec<usize>| out.push((format!("{p}.{n}"), s));
+            add("input_layernorm.weight", vec![h]);
+            add("post_attention_layernorm.weight", vec![h]);
+            add("self_attn.q_proj.weight", vec![q, h]);
+            add("self_attn.k_proj.weight", vec![kv, h]);
+            add("self_attn.v_proj.weight", vec![kv, h]);
+            add("self_attn.o_proj.weight", vec![h, q]);
+            if self.qkv_bias(arch) {
+                add("self_attn.q_proj.bias", vec![q]);
+                add("self_attn.k_proj.bias", vec![kv]);
+                add("self_attn.v_proj.bias", vec![kv]);
+            }
+            add("mlp.gate_proj.weight", vec![i, h]);
+            add("mlp.up_proj.weight", vec![i, h]);
+            add("mlp.down_proj.weight", vec![h, i]);
+        }
+        out
+    }
+}
+
+/// Per-sequence attention cache: one (k, v) pair per layer, shaped (1, kv_heads, seq, head_dim).
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    pub len: usize,
+}
+
+struct Attention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    heads: usize,
+    kv_heads: usize,
+    head_dim: usize,
+}
+
+struct Mlp {
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+}
+
+struct Layer {
+    attn: Attention,
+    mlp: Mlp,
+    ln1: RmsNorm,
+    ln2: RmsNorm,
+}
+
+pub struct LlamaModel {
+    embed: Embedding,
+    layers: Vec<Layer>,
+    norm: RmsNorm,
+    lm_head: Linear,
+    cos: Tensor,
+    sin: Tensor,
+    pub cfg: LlamaConfig,
+    pub max_context: usize,
+    device: Device,
+    dtype: DType,
+}
+
+fn linear(vb: &VarBuilder, name: &str, i: usize, o: usize, bias: bool) -> candle_core::Result<Linear> {
+    if bias {
+        candle_nn::linear(i, o, vb.pp(name))
+    } else {
+        candle_nn::linear_no_bias(i, o, vb.pp(name))
+    }
+}
+
+/// Inverse frequencies, with Llama 3's long-context rescaling when config.json asks for it.
+fn inv_freq(cfg: &LlamaConfig) -> Vec<f32> {
+    let hd = cfg.head_dim();
+    let base: Vec<f64> = (0..hd).step_by(2).map(|i| 1.0 / cfg.rope_theta.powf(i as f64 / hd as f64)).collect();
+    let Some(rs) = &cfg.rope_scaling else { return base.iter().map(|&x| x as f32).collect() };
+    match rs.rope_type.as_deref() {
+        Some("llama3") => {
+            let factor = rs.factor.unwrap_or(8.0);
+            let low = rs.low_freq_factor.unwrap_or(1.0);
+            let high = rs.high_freq_factor.unwrap_or(4.0);
+            let orig = rs.original_max_position_embeddings.unwrap_or(8192) as f64;
+            let (low_wl, high_wl) = (orig / low, orig / high);
+            base.iter()
+                .map(|&f| {
+                    let wl = 2.0 * std::f64::consts::PI / f;
+                    let r = if wl < high_wl {
+                        f
+                    } else if wl > low_wl {
+                        f / factor
+                    } else {
+                        let smooth = (orig / wl - low) / (high - low);
+                        (1.0 - smooth) * f / factor + smooth * f
+                    };
+                    r as f32
+                })
+                .collect()
+        }
+        Some("linear") => base.iter().map(|&f| (f / rs.factor.unwrap_or(1.0)) as f32).collect(),
+        _ => base.iter().map(|&x| x as f32).collect(),
+    }
+}
+
+impl LlamaModel {
+    pub fn load(vb: VarBuilder, cfg: LlamaConfig, arch: ChatArch, max_context: usize) -> candle_core::Result<Self> {
+        let (h, hd) = (cfg.hidden_size, cfg.head_dim());
+        let bias = cfg.qkv_bias(arch);
+        let vm = vb.pp("model");
+        let embed = candle_nn::embedding(cfg.vocab_size, h, vm.pp("embed_tokens"))?;
+        let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
+        for l in 0..cfg.num_hidden_layers {
+            let lv = vm.pp(format!("layers.{l}"));
+            let av = lv.pp("self_attn");
+            let (q, kv) = (cfg.num_attention_heads * hd, cfg.kv_heads() * hd);
+            let attn = Attention {
+                q: linear(&av, "q_proj", h, q, bias)?,
+                k: linear(&av, "k_proj", h, kv, bias)?,
+                v: linear(&av, "v_proj", h, kv, bias)?,
+                o: linear(&av, "o_proj", q, h, false)?,
+                heads: cfg.num_attention_heads,
+                kv_heads: cfg.kv_heads(),
+                head_dim: hd,
+            };
+            let mv = lv.pp("mlp");
+            let mlp = Mlp {
+                gate: linear(&mv, "gate_proj", h, cfg.intermediate_size, false)?,
+                up: linear(&mv, "up_proj", h, cfg.intermediate_size, false)?,
+                down: linear(&mv, "down_proj", cfg.intermediate_size, h, false)?,
+            };
+            let ln1 = candle_nn::rms_norm(h, cfg.rms_norm_eps, lv.pp("input_layernorm"))?;
+            let ln2 = candle_nn::rms_norm(h, cfg.rms_norm_eps, lv.pp("post_attention_layernorm"))?;
+            layers.push(Layer { attn, mlp, ln1, ln2 });
+        }
+        let norm = candle_nn::rms_norm(h, cfg.rms_norm_eps, vm.pp("norm"))?;
+        let lm_head = if cfg.tie_word_embeddings {
+            Linear::new(embed.embeddings().clone(), None)
+        } else {
+            candle_nn::linear_no_bias(h, cfg.vocab_size, vb.pp("lm_head"))?
+        };
+        let device = vb.device().clone();
+        let dtype = vb.dtype();
+        let freqs = inv_freq(&cfg);
+        let n = freqs.len();
+        let inv = Tensor::from_vec(freqs, (1, n), &device)?;
+        let t = Tensor::arange(0u32, max_context as u32, &device)?.to_dtype(DType::F32)?.reshape((max_context, 1))?;
+        let angles = t.matmul(&inv)?;
+        let cos = angles.cos()?.to_dtype(dtype)?;
+        let sin = angles.sin()?.to_dtype(dtype)?;
+        Ok(Self { embed, layers, norm, lm_head, cos, sin, cfg, max_context, device, dtype })
+    }
+
+    pub fn new_cache(&self) -> KvCache {
+        KvCache { layers: (0..self.layers.len()).map(|_| None).collect(), len: 0 }
+    }
+
+    /// Runs `tokens` at positions cache.len.. and returns the logits of the last position as f32.
+    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> candle_core::Result<Vec<f32>> {
+        let t = tokens.len();
+        let pos = cache.len;
+        if pos + t > self.max_context {
+            candle_core::bail!("sequence of {} tokens exceeds the context of {}", pos + t, self.max_context);
+        }
+        let ids = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let mut x = self.embed.forward(&ids)?;
+        let cos = self.cos.narrow(0, pos, t)?;
+        let sin = self.sin.narrow(0, pos, t)?;
+        let mask = if t > 1 { Some(self.causal_mask(t, pos)?) } else { None };
+        for (layer, slot) in self.layers.iter().zip(cache.layers.iter_mut()) {
+            let res = x.clone();
+            let hs = layer.ln1.forward(&x)?;
+            let hs = layer.attn.forward(&hs, &cos, &sin, mask.as_ref(), slot)?;
+            x = (res + hs)?;
+            let res = x.clone();
+            let hs = layer.ln2.forward(&x)?;
+            let m = &layer.mlp;
+            let hs = m.down.forward(&(candle_nn::ops::silu(&m.gate.forward(&hs)?)? * m.up.forward(&hs)?)?)?;
+            x = (res + hs)?;
+        }
+        cache.len += t;
+        let last = x.narrow(1, t - 1, 1)?;
+        let logits = self.lm_head.forward(&self.norm.forward(&last)?)?;
+        logits.squeeze(0)?.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()
+    }
+
+    fn causal_mask(&self, t: usize, pos: usize) -> candle_core::Result<Tensor> {
+        let window = self.cfg.sliding_window.unwrap_or(usize::MAX);
+        let mask: Vec<f32> = (0..t)
+            .flat_map(|i| {
+                (0..pos + t).map(move |j| {
+                    let qi = pos + i;
+                    if j > qi || qi - j >= window { f32::NEG_INFINITY } else { 0.0 }
+                })
+            })
+            .collect();
+        Tensor::from_vec(mask, (t, pos + t), &self.device)?.to_dtype(self.dtype)
+    }
+}
+
+impl Attention {
+    fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: Option<&Tensor>,
+        slot: &mut Option<(Tensor, Tensor)>,
+    ) -> candle_core::Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let q = self.q.forward(x)?.reshape((b, t, self.heads, self.head_dim))?.transpose(1, 2)?.contiguous()?;
+        let k = self.k.forward(x)?.reshape((b, t, self.kv_heads, self.head_dim))?.transpose(1, 2)?.contiguous()?;
+        let v = self.v.forward(x)?.reshape((b, t, self.kv_heads, self.head_dim))?.transpose(1, 2)?.contiguous()?;
+        let q = candle_nn::rotary_emb::rope(&q, cos, sin)?;
+        let k = candle_nn::rotary_emb::rope(&k, cos, sin)?;
+        let (k, v) = match slot.take() {
+            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+            None => (k, v),
+        };
+        *slot = Some((k.clone(), v.clone()));
+        let rep = self.heads / self.kv_heads;
+        let k = candle_transformers::utils::repeat_kv(k, rep)?.contiguous()?;
+        let v = candle_transformers::utils::repeat_kv(v, rep)?.contiguous()?;
+        let scale = 1.0 / (self.head_dim as f64).sqrt();
+        let mut att = (q.matmul(&k.t()?)? * scale)?;
+        if let Some(m) = mask {
+            att = att.broadcast_add(m)?;
+        }
+        let att = candle_nn::ops::softmax_last_dim(&att)?;
+        let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, self.heads * self.head_dim))?;
+        self.o.forward(&y)
+    }
+}
+

@@ -1,0 +1,37 @@
+//! Models tier: finds a HuggingFace-layout folder, reads its config, loads candle weights. Knows nothing of HTTP
+//! or scheduling.
+
+pub mod bert;
+pub mod device;
+pub mod folder;
+pub mod llama;
+pub mod random;
+
+pub use bert::Embedder;
+pub use device::{select_device, select_dtype, DeviceChoice, DtypeChoice};
+pub use folder::{ModelFiles, ModelKind};
+pub use llama::{KvCache, LlamaModel};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatArch {
+    Llama,
+    Mistral,
+    Qwen2,
+}
+
+impl ChatArch {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChatArch::Llama => "llama",
+            ChatArch::Mistral => "mistral",
+            ChatArch::Qwen2 => "qwen2",
+        }
+    }
+}
+
+/// A load failure that names the file (and field) at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LoadError(pub String);
+
+pub type LoadResult<T> = Result<T, LoadError>;
