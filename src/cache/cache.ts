@@ -29,6 +29,11 @@ export interface ResponseCacheOptions {
   /** A ceiling on the L1 bound whatever the policy says (a Workers isolate has 128 MB in all). */
   memoryCap?: number;
   persistent?: PersistentStore | undefined;
+  /**
+   * Wait for the persistent store's write before the answer ends. Needed on Workers, where I/O left running after
+   * a request's response is cancelled; on Node the write runs in the background.
+   */
+  awaitPersist?: boolean;
   /** Problems with the persistent store (never request content). */
   log?: (level: 'warn', message: string, fields?: Record<string, unknown>) => void;
 }
@@ -48,6 +53,7 @@ export class ResponseCache {
   private readonly secret: Promise<CryptoKey>;
   private readonly log: NonNullable<ResponseCacheOptions['log']>;
   private readonly memoryCap: number;
+  private readonly awaitPersist: boolean;
 
   constructor(options: ResponseCacheOptions = {}) {
     this.memory = new MemoryStore(options.memoryBytes ?? 256 * 1024 ** 2);
@@ -56,6 +62,7 @@ export class ResponseCache {
     this.secret = importKeySecret(options.secret);
     this.log = options.log ?? (() => undefined);
     this.memoryCap = options.memoryCap ?? Number.POSITIVE_INFINITY;
+    this.awaitPersist = options.awaitPersist ?? false;
   }
 
   async key(parts: KeyParts): Promise<string> {
@@ -92,19 +99,23 @@ export class ResponseCache {
     return entry;
   }
 
-  /** Stores a complete answer in L1 and, when its class may leave memory, in L2 (in the background). */
-  put(entry: CacheEntry, settings: CacheSettings): void {
+  /**
+   * Stores a complete answer in L1 and, when its class may leave memory, in L2: in the background, or before the
+   * returned promise resolves with `awaitPersist`. Never rejects: a failed L2 write is logged.
+   */
+  put(entry: CacheEntry, settings: CacheSettings): Promise<void> {
     const text = JSON.stringify(entry);
     const bytes = entryBytes(text);
-    if (bytes > settings.maxEntryBytes) return;
+    if (bytes > settings.maxEntryBytes) return Promise.resolve();
     this.memory.resize(Math.min(settings.maxBytes, this.memoryCap));
     this.memory.put(entry.key, entry, bytes);
     const l2 = this.persistent;
-    if (l2 === undefined || !atLeast(settings.persist, entry.privacyClass)) return;
+    if (l2 === undefined || !atLeast(settings.persist, entry.privacyClass)) return Promise.resolve();
     const ttl = Math.max(1, Math.ceil((entry.expiresAt - entry.storedAt) / 1000));
-    void l2.put(entry.key, text, ttl).catch((err: unknown) => {
+    const written = l2.put(entry.key, text, ttl).catch((err: unknown) => {
       this.log('warn', 'cache store write failed', { store: l2.name, error: String(err) });
     });
+    return this.awaitPersist ? written : Promise.resolve();
   }
 }
 

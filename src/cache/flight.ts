@@ -32,9 +32,14 @@ export class ChatFlight {
   private failure: unknown;
   private wake: Array<() => void> = [];
 
+  /**
+   * `onComplete` stores the answer; it runs before the flight ends, so no participant sees the end of the answer
+   * (and, on Workers, no request context closes) before the entry is written where `ResponseCache` waits for it.
+   */
   constructor(
     call: (signal: AbortSignal) => Promise<UpstreamChat>,
     private readonly onAbandon: () => void,
+    private readonly onComplete: (result: FlightResult) => Promise<void>,
   ) {
     this.started = call(this.controller.signal);
     this.done = this.started.then((up) => this.consume(up));
@@ -87,6 +92,12 @@ export class ChatFlight {
   }
 
   private async consume(up: UpstreamChat): Promise<FlightResult> {
+    const result = await this.collect(up);
+    await this.onComplete(result);
+    return result;
+  }
+
+  private async collect(up: UpstreamChat): Promise<FlightResult> {
     if (up.kind === 'json') return { completion: up.completion, target: up.target, storable: isComplete(up.completion) };
     const assembler = new ChunkAssembler();
     try {

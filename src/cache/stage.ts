@@ -66,29 +66,21 @@ export async function cachedChat(
   }
   const status: CacheStatus = directive === 'refresh' ? 'refresh' : 'miss';
   count(status);
-  const flight = new ChatFlight(
-    (signal) => upstream(req, signal),
-    () => {
-      if (cache.flights.get(key) === flight) cache.flights.delete(key);
-    },
-  );
+  const forget = () => {
+    if (cache.flights.get(key) === flight) cache.flights.delete(key);
+  };
+  const flight: ChatFlight = new ChatFlight((signal) => upstream(req, signal), forget, async (result) => {
+    // Stored before the flight leaves the map, so an identical request always finds one or the other.
+    if (!result.storable) return;
+    const now = cache.clock();
+    const expiresAt = now + eligibility.ttlSeconds * 1000;
+    const entry = { v: 1, key, tenant: parts.tenant, privacyClass: parts.privacyClass, target: result.target, storedAt: now, expiresAt } as const;
+    await cache.put({ ...entry, endpoint: 'chat', body: result.completion }, ctx.settings);
+    ctx.metrics?.cacheSize('memory', cache.memory.stats().bytes);
+  });
   // A refresh does not take followers: they would expect the answer already being computed.
   if (status === 'miss') cache.flights.set(key, flight);
-  flight.done.then(
-    (result) => {
-      // Stored before the flight leaves the map, so an identical request always finds one or the other.
-      if (result.storable) {
-        const now = cache.clock();
-        const expiresAt = now + eligibility.ttlSeconds * 1000;
-        cache.put({ v: 1, key, tenant: parts.tenant, privacyClass: parts.privacyClass, endpoint: 'chat', target: result.target, storedAt: now, expiresAt, body: result.completion }, ctx.settings);
-        ctx.metrics?.cacheSize('memory', cache.memory.stats().bytes);
-      }
-      if (cache.flights.get(key) === flight) cache.flights.delete(key);
-    },
-    () => {
-      if (cache.flights.get(key) === flight) cache.flights.delete(key);
-    },
-  );
+  flight.done.then(forget, forget);
   return follow(flight, req, ctx.signal, status);
 }
 
@@ -144,7 +136,7 @@ export async function cachedEmbeddings(
   const served = await upstream();
   const now = cache.clock();
   const expiresAt = now + eligibility.ttlSeconds * 1000;
-  cache.put({ v: 1, key, tenant: parts.tenant, privacyClass: parts.privacyClass, endpoint: 'embeddings', target: served.target, storedAt: now, expiresAt, body: served.answer }, ctx.settings);
+  await cache.put({ v: 1, key, tenant: parts.tenant, privacyClass: parts.privacyClass, endpoint: 'embeddings', target: served.target, storedAt: now, expiresAt, body: served.answer }, ctx.settings);
   ctx.metrics?.cacheSize('memory', cache.memory.stats().bytes);
   return { ...served, cache: status };
 }
