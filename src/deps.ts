@@ -1,3 +1,4 @@
+import type { ResponseCache } from './cache/index.js';
 import type { AuditSink } from './observability/audit.js';
 import type { Metrics } from './observability/metrics.js';
 import type { Policy } from './policy/compile.js';
@@ -25,6 +26,8 @@ export interface Deps {
   metrics?: Metrics;
   /** Breakers, health, retry budget and live stats of this process (Workers: this isolate), kept across reloads. */
   resilience: Resilience;
+  /** The response cache (stage 5); absent: every request goes to a target (x-heddle-cache: bypass). */
+  cache?: ResponseCache;
   /** Request id generator. */
   newId: () => string;
 }

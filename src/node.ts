@@ -1,9 +1,11 @@
 import { serve } from '@hono/node-server';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, watch, writeSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { Agent, request } from 'undici';
 import { createApp } from './app.js';
+import { DiskStore, diskSecret, ResponseCache } from './cache/index.js';
 import type { Deps, LoadedPolicy } from './deps.js';
 import type { AuditRecord, AuditSink } from './observability/audit.js';
 import { Metrics } from './observability/metrics.js';
@@ -78,6 +80,19 @@ function log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<
   process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level, message, ...fields })}\n`);
 }
 
+/**
+ * The response cache: in memory (bounded by the policy's cache.max_bytes), plus a disk store when HEDDLE_CACHE_DIR
+ * is set (bounded by HEDDLE_CACHE_DISK_BYTES, default 1 GiB), so evaluation re-runs survive a restart. Keys are
+ * HMAC'd with HEDDLE_CACHE_SECRET; without it, a random secret per process (memory) or one kept in the directory.
+ */
+async function nodeCache(env: Record<string, string | undefined>, log: Deps['log']): Promise<ResponseCache> {
+  const dir = env.HEDDLE_CACHE_DIR;
+  if (dir === undefined || dir === '') return new ResponseCache({ secret: env.HEDDLE_CACHE_SECRET });
+  const diskBytes = Number(env.HEDDLE_CACHE_DISK_BYTES ?? 1024 ** 3);
+  const persistent = await DiskStore.open(fsp, resolve(dir), Number.isFinite(diskBytes) ? diskBytes : 1024 ** 3);
+  return new ResponseCache({ secret: await diskSecret(fsp, resolve(dir), env.HEDDLE_CACHE_SECRET), persistent, log });
+}
+
 export async function startGateway(options: NodeGatewayOptions): Promise<RunningGateway> {
   const file = resolve(options.policyFile);
   let current: LoadedPolicy = loadPolicy(readFileSync(file, 'utf8'), options.policyFile, options.env);
@@ -113,6 +128,7 @@ export async function startGateway(options: NodeGatewayOptions): Promise<Running
     log,
     metrics: new Metrics(),
     newId: () => randomUUID(),
+    cache: await nodeCache(options.env, log),
   };
   const app = createApp(deps);
 

@@ -1,4 +1,5 @@
 import type { Tenant } from './auth/index.js';
+import { cachedChat, cachedEmbeddings, type CacheStageContext, type CacheStatus, type UpstreamChat } from './cache/index.js';
 import type { Deps, LoadedPolicy } from './deps.js';
 import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from './dialects/openai/schema.js';
 import type { HeddleError } from './errors.js';
@@ -8,7 +9,7 @@ import type { ClassDecision } from './privacy/stage.js';
 import { attemptChat, attemptChatStream, attemptEmbeddings, type AttemptRecord } from './routing/attempts.js';
 import type { RouteDecision } from './routing/route.js';
 
-// The request spine after the inbound dialect: auth -> classify -> route -> attempts -> (outbound dialect inside
+// The request spine after the inbound dialect: auth -> classify -> route -> cache -> attempts -> (outbound dialect inside
 // the adapters) -> record. Every inbound dialect (OpenAI, Ollama, Anthropic) parses into the canonical request
 // and calls these functions, so routing, privacy and failover behave the same whichever wire the client speaks.
 
@@ -31,8 +32,8 @@ export interface Decision {
 }
 
 export type ChatOutcome =
-  | { kind: 'json'; completion: ChatCompletion; decision: Decision; target: string }
-  | { kind: 'stream'; chunks: AsyncIterable<ChatChunk>; decision: Decision; target: string };
+  | { kind: 'json'; completion: ChatCompletion; decision: Decision; target: string; cache: CacheStatus }
+  | { kind: 'stream'; chunks: AsyncIterable<ChatChunk>; decision: Decision; target: string; cache: CacheStatus };
 
 /** Tracks one request from arrival to the record stage; `finish` runs exactly once. */
 export class RequestTrace {
@@ -110,15 +111,33 @@ export async function runChat(deps: Deps, req: ChatRequest, inbound: Inbound, tr
   const decision = await decide(loaded, req, inbound, trace.requestId);
   trace.decision = decision;
   const opts = { http: deps.http, timeouts: loaded.policy.timeouts, signal: inbound.signal, attempts: trace.attempts };
-  if (req.stream) {
-      const served = await attemptChatStream(req, decision.route.candidates, opts);
-      trace.target = served.candidate.target.name;
-      return { kind: 'stream', chunks: served.value, decision, target: served.candidate.target.name };
+  // Stage 5: the cache answers, joins an identical call in flight, or runs the attempt loop (under a signal of
+  // its own when the call is shared, so one client leaving does not cut the others off).
+  const out = await cachedChat(req, cacheContext(deps, loaded, decision, inbound), async (sent, signal): Promise<UpstreamChat> => {
+    if (sent.stream) {
+      const served = await attemptChatStream(sent, decision.route.candidates, { ...opts, signal });
+      return { kind: 'stream', chunks: served.value, target: served.candidate.target.name };
     }
-    const served = await attemptChat(req, decision.route.candidates, opts);
-      trace.target = served.candidate.target.name;
-    trace.usage = served.value.usage;
-    return { kind: 'json', completion: served.value, decision, target: served.candidate.target.name };
+    const served = await attemptChat(sent, decision.route.candidates, { ...opts, signal });
+    return { kind: 'json', completion: served.value, target: served.candidate.target.name };
+  });
+  trace.target = out.target;
+  if (out.kind === 'json') trace.usage = out.completion.usage;
+  return { ...out, decision };
+}
+
+function cacheContext(deps: Deps, loaded: LoadedPolicy, decision: Decision, inbound: Inbound): CacheStageContext {
+  return {
+    cache: deps.cache,
+    settings: loaded.policy.cache,
+    tenant: decision.tenant.name,
+    privacyClass: decision.privacy.class,
+    route: decision.route.route.name,
+    candidates: decision.route.candidates,
+    headers: inbound.headers,
+    signal: inbound.signal,
+    metrics: deps.metrics,
+  };
 }
 
 export async function runEmbeddings(
@@ -126,19 +145,22 @@ export async function runEmbeddings(
   req: EmbeddingsRequest,
   inbound: Inbound,
   trace: RequestTrace,
-): Promise<{ answer: EmbeddingsResponse; decision: Decision; target: string }> {
+): Promise<{ answer: EmbeddingsResponse; decision: Decision; target: string; cache: CacheStatus }> {
   const loaded = deps.policy();
   const decision = await decide(loaded, req, inbound, trace.requestId);
   trace.decision = decision;
-  const served = await attemptEmbeddings(req, decision.route.candidates, {
-    http: deps.http,
-    timeouts: loaded.policy.timeouts,
-    signal: inbound.signal,
-    attempts: trace.attempts,
+  const out = await cachedEmbeddings(req, cacheContext(deps, loaded, decision, inbound), async () => {
+    const served = await attemptEmbeddings(req, decision.route.candidates, {
+      http: deps.http,
+      timeouts: loaded.policy.timeouts,
+      signal: inbound.signal,
+      attempts: trace.attempts,
+    });
+    return { answer: served.value, target: served.candidate.target.name };
   });
-  trace.target = served.candidate.target.name;
-  if (served.value.usage) {
-    trace.usage = { prompt_tokens: served.value.usage.prompt_tokens, completion_tokens: 0, total_tokens: served.value.usage.total_tokens };
+  trace.target = out.target;
+  if (out.answer.usage) {
+    trace.usage = { prompt_tokens: out.answer.usage.prompt_tokens, completion_tokens: 0, total_tokens: out.answer.usage.total_tokens };
   }
-  return { answer: served.value, decision, target: served.candidate.target.name };
+  return { ...out, decision };
 }

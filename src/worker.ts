@@ -1,5 +1,6 @@
 import bundledPolicyText from '../policies/default.yaml';
 import { createApp } from './app.js';
+import { CacheApiStore, ResponseCache } from './cache/index.js';
 import type { Deps, LoadedPolicy } from './deps.js';
 import { HeddleError } from './errors.js';
 import { loadPolicy, PolicyError } from './policy/index.js';
@@ -67,6 +68,17 @@ const deps: Deps = {
 
 const app = createApp(deps);
 
+/**
+ * The response cache: an isolate L1 (at most 16 MB) over the data center's Cache API, written before an answer
+ * ends (I/O left running after a response is cancelled). Keys are HMAC'd with the
+ * HEDDLE_CACHE_SECRET secret; without it each isolate has its own random secret and shares no L2 entries.
+ */
+function isolateCache(env: WorkerEnv): ResponseCache {
+  const secret = typeof env.HEDDLE_CACHE_SECRET === 'string' ? env.HEDDLE_CACHE_SECRET : undefined;
+  const persistent = typeof caches === 'undefined' ? undefined : new CacheApiStore(caches);
+  return new ResponseCache({ secret, persistent, memoryBytes: 16 * 1024 ** 2, memoryCap: 16 * 1024 ** 2, awaitPersist: true, log });
+}
+
 function stringBindings(env: WorkerEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) if (typeof value === 'string') out[name] = value;
@@ -128,6 +140,7 @@ export default {
   async fetch(request: Request, env: WorkerEnv): Promise<Response> {
     await ensurePolicy(env);
     if (state.loaded === undefined) return policyUnavailable(state.problems);
+    deps.cache ??= isolateCache(env);
     return app.fetch(request);
   },
 };

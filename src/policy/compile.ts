@@ -1,4 +1,5 @@
 import type { Target, TargetKind } from '../providers/types.js';
+import { compileCache, type CacheSettings } from '../cache/config.js';
 import type { PolicyFile, PrivacyClass, Runtime, Strategy } from './schema.js';
 
 // The immutable runtime form of a policy: defaults settled, names resolved to objects, globs compiled.
@@ -62,6 +63,8 @@ export interface Policy {
   readonly anonymous: 'local' | 'any' | 'none';
   readonly maxBodyBytes: number;
   readonly timeouts: { firstByte: number; idle: number; total: number };
+  /** The response cache's mode, TTL and bounds (src/cache/config.ts). */
+  readonly cache: CacheSettings;
 }
 
 const DEFAULT_URL: Record<TargetKind, string | undefined> = {
@@ -158,6 +161,7 @@ export function compilePolicy(file: PolicyFile, source: string, runtime: Runtime
       idle: file.resilience.timeouts.idle,
       total: file.resilience.timeouts.total,
     },
+    cache: compileCache(file.cache),
   };
 }
 

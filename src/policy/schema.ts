@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DETECTOR_FAMILIES } from '../privacy/detectors/index.js';
+import { cacheSchema } from '../cache/config.js';
 import { resilienceSchema } from '../resilience/config.js';
 import { structuredOutputModeSchema } from '../structured/config.js';
 
@@ -138,6 +139,7 @@ export const policySchema = z
       .strictObject({ max_body_bytes: z.number().int().positive().default(4 * 1024 * 1024) })
       .default({ max_body_bytes: 4 * 1024 * 1024 }),
     resilience: resilienceSchema,
+    cache: cacheSchema,
   })
   .superRefine((policy, ctx) => {
     // Cross-references, reported at the exact path so the loader can point at the line.

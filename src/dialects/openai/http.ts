@@ -1,5 +1,6 @@
 import type { Context, Hono } from 'hono';
 import { remoteAddressOf } from '../../auth/index.js';
+import { CACHE_HEADER, type CacheStatus } from '../../cache/index.js';
 import type { Deps } from '../../deps.js';
 import { mountExplain } from '../../explain/index.js';
 import { HeddleError, toHeddleError } from '../../errors.js';
@@ -24,9 +25,9 @@ export function mountOpenAi(app: Hono<HeddleEnv>, deps: Deps): void {
       if (outcome.kind === 'json') {
         trace.markFirstByte();
         trace.finish(200);
-        return c.json(outcome.completion, 200, decisionHeaders(outcome.decision, outcome.target, trace.requestId));
+        return c.json(outcome.completion, 200, decisionHeaders(outcome.decision, outcome.target, trace.requestId, outcome.cache));
       }
-      return sseResponse(outcome.chunks, req, trace, abort, decisionHeaders(outcome.decision, outcome.target, trace.requestId));
+      return sseResponse(outcome.chunks, req, trace, abort, decisionHeaders(outcome.decision, outcome.target, trace.requestId, outcome.cache));
     } catch (err) {
       const error = toHeddleError(err);
       trace.finish(error.status, error);
@@ -41,7 +42,7 @@ export function mountOpenAi(app: Hono<HeddleEnv>, deps: Deps): void {
       const out = await runEmbeddings(deps, req, { endpoint: 'embeddings', headers: c.req.raw.headers, signal: c.req.raw.signal, remoteAddress: remoteAddressOf(c.env) }, trace);
       trace.markFirstByte();
       trace.finish(200);
-      return c.json(out.answer, 200, decisionHeaders(out.decision, out.target, trace.requestId));
+      return c.json(out.answer, 200, decisionHeaders(out.decision, out.target, trace.requestId, out.cache));
     } catch (err) {
       const error = toHeddleError(err);
       trace.finish(error.status, error);
@@ -73,14 +74,17 @@ export function openAiErrorResponse(c: Context<HeddleEnv>, error: HeddleError): 
   return c.json(error.toJSON(), error.status as 400, headers);
 }
 
-export function decisionHeaders(decision: Decision, target: string, requestId: string): Record<string, string> {
-  return {
+/** `cache`: the cache stage's status (x-heddle-cache: hit, miss, coalesced, refresh or bypass). */
+export function decisionHeaders(decision: Decision, target: string, requestId: string, cache?: CacheStatus): Record<string, string> {
+  const headers: Record<string, string> = {
     'x-request-id': requestId,
     'x-heddle-route': decision.route.route.name,
     'x-heddle-target': target,
     'x-heddle-class': decision.privacy.class,
     'x-heddle-purpose': decision.purpose,
   };
+  if (cache !== undefined) headers[CACHE_HEADER] = cache;
+  return headers;
 }
 
 /** An AbortController that follows the client's request signal and can also be aborted by us (stream cancel). */
