@@ -31,6 +31,8 @@ export default defineProject({
         bindings: { HEDDLE_POLICY_YAML: testPolicy(inject('upstreamUrl')), UPSTREAM_KEY },
         // Not named HEDDLE_POLICY_KV, so the chat tests keep the policy above; policy.test.ts passes it explicitly.
         kvNamespaces: ['POLICY_KV_TEST'],
+        // Breakers shared between isolates (src/resilience/durable.ts), class exported by src/worker.ts.
+        durableObjects: { HEDDLE_BREAKERS: 'HeddleBreakers' },
       },
     })),
   ],

@@ -6,7 +6,7 @@ import type { HeddleError } from './errors.js';
 import type { AuditRecord } from './observability/audit.js';
 import { decideRequest } from './policy/decide.js';
 import type { ClassDecision } from './privacy/stage.js';
-import { attemptChat, attemptChatStream, attemptEmbeddings, type AttemptRecord } from './routing/attempts.js';
+import { attemptChat, attemptChatStream, attemptEmbeddings, type AttemptOptions, type AttemptRecord } from './routing/attempts.js';
 import type { RouteDecision } from './routing/route.js';
 
 // The request spine after the inbound dialect: auth -> classify -> route -> cache -> attempts -> (outbound dialect inside
@@ -102,15 +102,28 @@ export class RequestTrace {
   }
 }
 
-async function decide(loaded: LoadedPolicy, req: ChatRequest | EmbeddingsRequest, inbound: Inbound, requestId: string): Promise<Decision> {
-  return { requestId, ...(await decideRequest(loaded, req, inbound)) };
+async function decide(deps: Deps, loaded: LoadedPolicy, req: ChatRequest | EmbeddingsRequest, inbound: Inbound, requestId: string): Promise<Decision> {
+  // Live outstanding/latency/node load from the resilience state order least-loaded and fastest routes.
+  return { requestId, ...(await decideRequest(loaded, req, inbound, { stats: deps.resilience.stats })) };
+}
+
+/** The attempt loop's inputs: the process's resilience state and this policy's settings for the route. */
+function attemptOptions(deps: Deps, loaded: LoadedPolicy, decision: Decision, inbound: Inbound, trace: RequestTrace): AttemptOptions {
+  return {
+    http: deps.http,
+    resilience: deps.resilience,
+    config: loaded.policy.resilience,
+    route: decision.route.route.name,
+    signal: inbound.signal,
+    attempts: trace.attempts,
+  };
 }
 
 export async function runChat(deps: Deps, req: ChatRequest, inbound: Inbound, trace: RequestTrace): Promise<ChatOutcome> {
   const loaded = deps.policy();
-  const decision = await decide(loaded, req, inbound, trace.requestId);
+  const decision = await decide(deps, loaded, req, inbound, trace.requestId);
   trace.decision = decision;
-  const opts = { http: deps.http, timeouts: loaded.policy.timeouts, signal: inbound.signal, attempts: trace.attempts };
+  const opts = attemptOptions(deps, loaded, decision, inbound, trace);
   // Stage 5: the cache answers, joins an identical call in flight, or runs the attempt loop (under a signal of
   // its own when the call is shared, so one client leaving does not cut the others off).
   const out = await cachedChat(req, cacheContext(deps, loaded, decision, inbound), async (sent, signal): Promise<UpstreamChat> => {
@@ -147,15 +160,10 @@ export async function runEmbeddings(
   trace: RequestTrace,
 ): Promise<{ answer: EmbeddingsResponse; decision: Decision; target: string; cache: CacheStatus }> {
   const loaded = deps.policy();
-  const decision = await decide(loaded, req, inbound, trace.requestId);
+  const decision = await decide(deps, loaded, req, inbound, trace.requestId);
   trace.decision = decision;
   const out = await cachedEmbeddings(req, cacheContext(deps, loaded, decision, inbound), async () => {
-    const served = await attemptEmbeddings(req, decision.route.candidates, {
-      http: deps.http,
-      timeouts: loaded.policy.timeouts,
-      signal: inbound.signal,
-      attempts: trace.attempts,
-    });
+    const served = await attemptEmbeddings(req, decision.route.candidates, attemptOptions(deps, loaded, decision, inbound, trace));
     return { answer: served.value, target: served.candidate.target.name };
   });
   trace.target = out.target;

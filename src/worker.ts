@@ -6,6 +6,7 @@ import { HeddleError } from './errors.js';
 import { loadPolicy, PolicyError } from './policy/index.js';
 import { fetchHttpSend } from './providers/http.js';
 import { Resilience } from './resilience/index.js';
+import { SharedBreakers, type BoardStub } from './resilience/shared.js';
 
 // Cloudflare Workers entry. The policy is, in order of precedence: the text at key `policy.yaml` in the KV
 // namespace bound as HEDDLE_POLICY_KV (re-read at most every 30 s), the HEDDLE_POLICY_YAML var or secret, or
@@ -17,14 +18,24 @@ interface PolicyKv {
   get(key: string, type: 'text'): Promise<string | null>;
 }
 
+/** The slice of a Durable Object namespace binding this entry uses. */
+interface BreakersNamespace {
+  idFromName(name: string): unknown;
+  get(id: unknown): BoardStub;
+}
+
 export interface WorkerEnv {
   HEDDLE_POLICY_YAML?: string;
   HEDDLE_POLICY_KV?: PolicyKv;
+  /** Optional: breaker openings shared by all isolates through the HeddleBreakers Durable Object. */
+  HEDDLE_BREAKERS?: BreakersNamespace;
   /** Vars and secrets, read by `${VAR}` in the policy. */
   [binding: string]: unknown;
 }
 
-// Only `default` is exported: workerd treats every named export of the main module as an entrypoint.
+// Only `default` and the Durable Object class are exported: workerd treats every named export of the main module
+// as an entrypoint.
+export { HeddleBreakers } from './resilience/durable.js';
 const POLICY_KV_KEY = 'policy.yaml';
 const KV_REFRESH_MS = 30_000;
 
@@ -77,6 +88,23 @@ function isolateCache(env: WorkerEnv): ResponseCache {
   const secret = typeof env.HEDDLE_CACHE_SECRET === 'string' ? env.HEDDLE_CACHE_SECRET : undefined;
   const persistent = typeof caches === 'undefined' ? undefined : new CacheApiStore(caches);
   return new ResponseCache({ secret, persistent, memoryBytes: 16 * 1024 ** 2, memoryCap: 16 * 1024 ** 2, awaitPersist: true, log });
+}
+
+let sharedBreakers: SharedBreakers | undefined;
+
+/** With HEDDLE_BREAKERS bound: report this isolate's breaker transitions and pull the others' (after the answer). */
+function syncBreakers(env: WorkerEnv): Promise<void> | undefined {
+  const ns = env.HEDDLE_BREAKERS;
+  if (ns === undefined) return undefined;
+  if (sharedBreakers === undefined) {
+    sharedBreakers = new SharedBreakers(ns.get(ns.idFromName('breakers')));
+    deps.resilience.share(sharedBreakers);
+  }
+  const loaded = state.loaded;
+  if (loaded === undefined) return undefined;
+  return sharedBreakers
+    .sync(Date.now(), (openings) => deps.resilience.applyShared(openings, loaded.policy.resilience))
+    .catch((err: unknown) => log('warn', 'breaker board sync failed', { error: String(err) }));
 }
 
 function stringBindings(env: WorkerEnv): Record<string, string> {
@@ -137,10 +165,16 @@ function policyUnavailable(problems: string[]): Response {
 }
 
 export default {
-  async fetch(request: Request, env: WorkerEnv): Promise<Response> {
+  async fetch(request: Request, env: WorkerEnv, ctx?: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
     await ensurePolicy(env);
     if (state.loaded === undefined) return policyUnavailable(state.problems);
     deps.cache ??= isolateCache(env);
-    return app.fetch(request);
+    const response = await app.fetch(request);
+    const sync = syncBreakers(env);
+    if (sync !== undefined) {
+      if (ctx !== undefined) ctx.waitUntil(sync);
+      else await sync;
+    }
+    return response;
   },
 };

@@ -110,9 +110,11 @@ export class CircuitBreaker {
     if (acquired && this.state === 'half_open') this.trials = Math.max(0, this.trials - 1);
   }
 
-  /** An active health probe found the target down: open now rather than wait for real traffic to fail. */
-  trip(nowMs: number): void {
-    if (this.state !== 'open') this.open(nowMs);
+  /** Another isolate found the target failing: open for what remains of its cooldown (no-op if already open). */
+  openFor(nowMs: number, remainingMs: number, cfg: BreakerConfig): void {
+    this.advance(nowMs, cfg);
+    if (this.state === 'open' || remainingMs <= 0) return;
+    this.open(nowMs - Math.max(0, cfg.cooldownSeconds * 1000 - remainingMs));
   }
 
   view(nowMs: number, cfg: BreakerConfig): BreakerView {

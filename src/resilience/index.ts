@@ -5,6 +5,7 @@ import { CircuitBreaker, type BreakerState, type BreakerView } from './breaker.j
 import type { ResilienceConfig } from './config.js';
 import { HealthMonitor, type HealthView, type ProbeSource } from './health.js';
 import { countsAgainstTarget, RetryBudget } from './retry.js';
+import type { SharedBreakers, SharedOpening } from './shared.js';
 import { LiveStats } from './stats.js';
 
 // The resilience state of one process (or one Workers isolate): a breaker, health, a cool-down and live stats
@@ -44,6 +45,8 @@ export interface ResilienceOptions {
   http: HttpSend;
   /** Milliseconds, monotonic. */
   now: () => number;
+  /** Epoch milliseconds, for breaker openings shared between isolates (default Date.now). */
+  epoch?: () => number;
 }
 
 export class Resilience {
@@ -51,12 +54,15 @@ export class Resilience {
   readonly budget = new RetryBudget();
   readonly health: HealthMonitor;
   readonly now: () => number;
+  private readonly epoch: () => number;
+  private shared: SharedBreakers | undefined;
   private readonly breakers = new Map<string, CircuitBreaker>();
   /** Target -> time (ms) before which it asked not to be called (429/503 Retry-After). */
   private readonly coolUntil = new Map<string, number>();
 
   constructor(options: ResilienceOptions) {
     this.now = options.now;
+    this.epoch = options.epoch ?? Date.now;
     this.stats = new LiveStats(options.now);
     this.health = new HealthMonitor(options.http, this.stats, options.now);
   }
@@ -107,14 +113,18 @@ export class Resilience {
 
   /** The attempt answered (or, for a stream, committed and then ended cleanly). */
   succeeded(ticket: Ticket, cfg: ResilienceConfig): void {
-    if (this.settle(ticket)) this.breaker(ticket.target).onSuccess(this.now(), cfg.breaker, ticket.trial);
+    if (!this.settle(ticket)) return;
+    this.watch(ticket.target, cfg, (b) => b.onSuccess(this.now(), cfg.breaker, ticket.trial));
   }
 
   /** The attempt failed; whether that counts against the target depends on the error. */
   failed(ticket: Ticket, error: HeddleError, cfg: ResilienceConfig): void {
     if (!this.settle(ticket)) return;
+    this.watch(ticket.target, cfg, (breaker) => this.judge(breaker, ticket, error, cfg));
+  }
+
+  private judge(breaker: CircuitBreaker, ticket: Ticket, error: HeddleError, cfg: ResilienceConfig): void {
     const now = this.now();
-    const breaker = this.breaker(ticket.target);
     if (error.status === 429 || (error.status === 503 && error.retryAfter !== undefined)) {
       // The target is alive and asked us to slow down: honour it without counting a failure.
       this.coolUntil.set(ticket.target, now + Math.max(error.retryAfter ?? 1, 0) * 1000);
@@ -173,6 +183,34 @@ export class Resilience {
 
   stop(): void {
     this.health.stop();
+  }
+
+  /** Share breaker openings with other isolates (Workers, through the HeddleBreakers Durable Object). */
+  share(shared: SharedBreakers): void {
+    this.shared = shared;
+  }
+
+  /** Open local breakers for openings another isolate reported (what remains of their cooldown). */
+  applyShared(openings: readonly SharedOpening[], cfg: ResilienceConfig): void {
+    const now = this.now();
+    const epoch = this.epoch();
+    for (const o of openings) {
+      if (o.state === 'open') this.breaker(o.target).openFor(now, o.untilEpochMs - epoch, cfg.breaker);
+    }
+  }
+
+  /** Runs a breaker update and reports an open/close transition to the shared board, if any. */
+  private watch(target: string, cfg: ResilienceConfig, update: (b: CircuitBreaker) => void): void {
+    const breaker = this.breaker(target);
+    const before = breaker.view(this.now(), cfg.breaker);
+    update(breaker);
+    if (this.shared === undefined) return;
+    const after = breaker.view(this.now(), cfg.breaker);
+    if (after.state === 'open' && after.opened !== before.opened) {
+      this.shared.report({ target, state: 'open', untilEpochMs: this.epoch() + after.retryInMs });
+    } else if (after.state === 'closed' && before.state !== 'closed') {
+      this.shared.report({ target, state: 'closed', untilEpochMs: this.epoch() });
+    }
   }
 
   private settle(ticket: Ticket): boolean {

@@ -17,6 +17,8 @@ declare module 'cloudflare:workers' {
     HEDDLE_POLICY_YAML: string;
     UPSTREAM_KEY: string;
     /** A real miniflare KV namespace, handed to fresh Worker instances as HEDDLE_POLICY_KV by policy.test.ts. */
+    /** The HeddleBreakers Durable Object namespace (shared breaker openings). */
+    HEDDLE_BREAKERS: { idFromName(name: string): unknown; get(id: unknown): { fetch(input: string, init?: RequestInit): Promise<Response> } };
     POLICY_KV_TEST: {
       get(key: string, type: 'text'): Promise<string | null>;
       put(key: string, value: string): Promise<void>;

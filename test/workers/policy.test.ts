@@ -21,9 +21,9 @@ const policy = (targetName: string) =>
   `version: 1\ntargets:\n  ${targetName}: { kind: openai-compatible, url: "https://api.example.com/v1", api_key: "\${UPSTREAM_KEY}" }\nroutes:\n  - match: { model: "*" }\n    targets: [${targetName}]\n`;
 
 describe('the entry module', () => {
-  it('exports only `default` (workerd treats every named export as an entrypoint and refuses other values)', async () => {
+  it('exports only `default` and the Durable Object class (workerd treats every named export as an entrypoint and refuses other values)', async () => {
     vi.resetModules();
-    expect(Object.keys(await import('../../src/worker.js'))).toEqual(['default']);
+    expect(Object.keys(await import('../../src/worker.js')).sort()).toEqual(['HeddleBreakers', 'default']);
   });
 });
 
