@@ -11,6 +11,7 @@ import type { AuditRecord, AuditSink } from './observability/audit.js';
 import { Metrics } from './observability/metrics.js';
 import { loadPolicy, PolicyError } from './policy/index.js';
 import type { HttpSend } from './providers/http.js';
+import { Resilience } from './resilience/index.js';
 
 // Node entry: policy from disk with hot reload, undici keep-alive pools to upstreams, audit lines batched to
 // stdout, /metrics. Everything else is the shared app.
@@ -120,14 +121,23 @@ export async function startGateway(options: NodeGatewayOptions): Promise<Running
       })
     : undefined;
 
+  // The connect timeout is the undici pool's, so it comes from the policy at start (later edits need a restart).
+  const http = undiciHttpSend(new Agent({ keepAliveTimeout: 30_000, connections: 512, connect: { timeout: current.policy.resilience.defaults.connect * 1000 } }));
+  const now = () => performance.now();
+  const resilience = new Resilience({ http, now });
+  await resilience.startProbes({
+    targets: () => current.policy.targets.values(),
+    config: () => current.policy.resilience.health,
+  });
   const deps: Deps = {
     policy: () => current,
-    http: undiciHttpSend(),
-    now: () => performance.now(),
+    http,
+    now,
     audit: typeof options.audit === 'function' ? options.audit : options.audit === 'off' ? () => undefined : batchedAudit(1),
     log,
     metrics: new Metrics(),
     newId: () => randomUUID(),
+    resilience,
     cache: await nodeCache(options.env, log),
   };
   const app = createApp(deps);
@@ -142,6 +152,7 @@ export async function startGateway(options: NodeGatewayOptions): Promise<Running
           new Promise<void>((done) => {
             watcher?.close();
             if (reloadTimer !== undefined) clearTimeout(reloadTimer);
+            resilience.stop();
             server.close(() => done());
             if ('closeAllConnections' in server) server.closeAllConnections();
           }),

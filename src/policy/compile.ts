@@ -1,5 +1,6 @@
 import type { Target, TargetKind } from '../providers/types.js';
 import { compileCache, type CacheSettings } from '../cache/config.js';
+import { compileResilience, type ResilienceConfig } from '../resilience/config.js';
 import type { PolicyFile, PrivacyClass, Runtime, Strategy } from './schema.js';
 
 // The immutable runtime form of a policy: defaults settled, names resolved to objects, globs compiled.
@@ -63,6 +64,8 @@ export interface Policy {
   readonly anonymous: 'local' | 'any' | 'none';
   readonly maxBodyBytes: number;
   readonly timeouts: { firstByte: number; idle: number; total: number };
+  /** Retries, budget, breakers, health probes and per-route/target timeouts, resolved. */
+  readonly resilience: ResilienceConfig;
   /** The response cache's mode, TTL and bounds (src/cache/config.ts). */
   readonly cache: CacheSettings;
 }
@@ -143,6 +146,7 @@ export function compilePolicy(file: PolicyFile, source: string, runtime: Runtime
   }
   const anonymousTenant: RuntimeTenant = { name: 'anonymous', floor: file.privacy.default, routes: undefined, purpose: undefined };
 
+  const resilience = compileResilience(file.resilience);
   return {
     source,
     runtime,
@@ -156,11 +160,8 @@ export function compilePolicy(file: PolicyFile, source: string, runtime: Runtime
     anonymousTenant,
     anonymous: file.auth.anonymous ?? (keys.length > 0 ? 'local' : 'any'),
     maxBodyBytes: file.limits.max_body_bytes,
-    timeouts: {
-      firstByte: file.resilience.timeouts.first_byte,
-      idle: file.resilience.timeouts.idle,
-      total: file.resilience.timeouts.total,
-    },
+    timeouts: resilience.defaults,
+    resilience,
     cache: compileCache(file.cache),
   };
 }
