@@ -106,6 +106,7 @@ export function renderReport(r: OverheadResults): string {
   L();
   L('## Machine and method');
   L();
+  L(`- Heddle at commit ${String(m.gitCommit)}${m.srcUncommittedChanges ? ' plus uncommitted changes in src/ (work in progress at the time)' : ''}.`);
   L(`- ${String(m.cpus)} x ${String(m.cpuModel)}, ${String(m.memGiB)} GiB, Linux ${String(m.kernel)}, Node ${String(m.node)}, ${String(m.wrk)}.`);
   L(
     `- Pinning: ${String(m.pinning)}. The machine is shared with other engineers' builds and tests; for each contender, the load average ` +

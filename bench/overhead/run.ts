@@ -98,7 +98,17 @@ function machineInfo(): Record<string, unknown> {
   } catch (err) {
     wrkVersion = String((err as { stdout?: string }).stdout ?? '').split('\n')[0] ?? 'absent';
   }
+  let commit = 'unknown';
+  let dirtySrc = false;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    dirtySrc = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim() !== '';
+  } catch {
+    /* not a git checkout */
+  }
   return {
+    gitCommit: commit,
+    srcUncommittedChanges: dirtySrc,
     cpuModel: cpus[0]?.model ?? 'unknown',
     cpus: cpus.length,
     memGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
