@@ -1,5 +1,6 @@
 import { HeddleError } from '../errors.js';
 import type { Policy, RuntimeTenant } from '../policy/compile.js';
+import { sha256 } from './sha256.js';
 
 // Stage 2: API key -> tenant. Keys live in the policy as SHA-256 digests; the presented key is hashed and compared
 // with every declared digest in constant time (no early exit, no lookup keyed by secret data). A caller with no
@@ -17,10 +18,10 @@ export interface Caller {
   remoteAddress?: string | undefined;
 }
 
-export async function authenticate(policy: Policy, caller: Caller): Promise<Tenant> {
+export function authenticate(policy: Policy, caller: Caller): Tenant {
   const key = presentedKey(caller);
   if (key !== undefined && policy.keys.length > 0) {
-    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key)));
+    const digest = sha256(new TextEncoder().encode(key));
     let found: Tenant | undefined;
     for (const entry of policy.keys) {
       if (constantTimeEqual(digest, entry.digest) && found === undefined) found = entry.tenant;
@@ -68,8 +69,8 @@ export function isLoopback(address: string | undefined): boolean {
 }
 
 /** The policy form of a key: `sha256:<hex>`. Used by `heddle hash-key`. */
-export async function hashKey(key: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key)));
+export function hashKey(key: string): string {
+  const digest = sha256(new TextEncoder().encode(key));
   return `sha256:${[...digest].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 

@@ -40,7 +40,7 @@ export async function planRequest(
   options: StrategyOptions = {},
 ): Promise<Plan> {
   const { policy } = loaded;
-  const tenant = await authenticate(policy, {
+  const tenant = authenticate(policy, {
     authorization: input.headers.get('authorization'),
     apiKey: input.headers.get('x-api-key'),
     remoteAddress: input.remoteAddress,

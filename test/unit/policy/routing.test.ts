@@ -75,9 +75,18 @@ describe('auth', () => {
 
   it('lets anyone in while no tenant declares keys, and nobody anonymous with anonymous: none', async () => {
     const open = loadPolicy('version: 1\ntargets: { a: { kind: fastllm } }\nroutes: [{ match: { model: "*" }, targets: [a] }]\n', 'o.yaml', {});
-    expect((await authenticate(open.policy, { authorization: null, remoteAddress: '203.0.113.9' })).name).toBe('anonymous');
+    expect(authenticate(open.policy, { authorization: null, remoteAddress: '203.0.113.9' }).name).toBe('anonymous');
     const closed = loadPolicy('version: 1\ntargets: { a: { kind: fastllm } }\nroutes: [{ match: { model: "*" }, targets: [a] }]\nauth: { anonymous: none }\n', 'c.yaml', {});
-    await expect(authenticate(closed.policy, { authorization: null, remoteAddress: '127.0.0.1' })).rejects.toMatchObject({ status: 401 });
+    expect(() => authenticate(closed.policy, { authorization: null, remoteAddress: '127.0.0.1' })).toThrow(expect.objectContaining({ status: 401 }));
+  });
+
+  it('hashes keys with SHA-256 (FIPS 180-4 test vectors)', () => {
+    expect(hashKey('abc')).toBe('sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(hashKey('')).toBe('sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(hashKey('abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq')).toBe(
+      'sha256:248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1',
+    );
+    expect(hashKey('a'.repeat(1000))).toBe('sha256:41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3');
   });
 
   it('compares digests in full and recognises loopback addresses', () => {
