@@ -53,6 +53,21 @@ describe('heddle check', () => {
     expect((await runCli(['check', '--runtime', 'workers', '--strict', 'policies/default.yaml'], {})).code).toBe(1);
   });
 
+  it('warns when Workers can serve a route only for some classes', async () => {
+    const text = `version: 1
+targets:
+  lab: { kind: fastllm, url: "http://10.0.0.7:8000", clearance: restricted }
+  cloud: { kind: openai-compatible, url: "https://api.example.com/v1", clearance: internal }
+routes:
+  - { name: mixed, match: { model: "*" }, targets: [cloud, lab] }
+`;
+    const onWorkers = await runCli(['check', '--runtime', 'workers', 'mixed.yaml'], {}, () => text);
+    expect(onWorkers.out).toContain("warning: route 'mixed' refuses confidential, restricted requests on workers: no cleared target (unreachable here: lab)");
+    expect(onWorkers.out).toMatch(/internal\s+-> cloud\n/);
+    const onNode = await runCli(['check', 'mixed.yaml'], {}, () => text);
+    expect(onNode.out).not.toContain('warning');
+  });
+
   it('fails with located errors for a broken file', async () => {
     const r = await runCli(['check', 'bad.yaml'], {}, () => 'version: 2\ntargets: {}\nroutes: []\n');
     expect(r.code).toBe(1);
