@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/heddle/cargo-target}"
-cargo build --release --manifest-path native-server/Cargo.toml >&2
+# Build from inside native-server/ so that its .cargo/config.toml (target-cpu=native) applies.
+(cd native-server && cargo build --release >&2)
 BIN="$CARGO_TARGET_DIR/release/fastllm"
 echo "| config | params | prompt | new | prefill tok/s | decode tok/s | weights read/token | read bandwidth | ceiling tok/s |"
 echo "|---|---|---|---|---|---|---|---|---|"

@@ -343,3 +343,26 @@ fn broken_folders_fail_with_file_and_field() {
     assert_ne!(code, Some(0));
     assert!(err.contains("offline") && err.contains("no-such-org/no-such-model"), "{err}");
 }
+
+#[test]
+fn loads_an_hf_id_from_the_offline_cache() {
+    // <cache>/models--org--name/refs/main names the snapshot folder, as huggingface_hub lays it out.
+    let model = tiny_model("mistral");
+    let cache = common::scratch_dir("hf-cache");
+    let repo = cache.join("models--heddle-test--tiny-mistral");
+    let snap = repo.join("snapshots/0123abcd");
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), "0123abcd\n").unwrap();
+    for e in std::fs::read_dir(&model).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::rename(&p, snap.join(p.file_name().unwrap())).unwrap();
+    }
+    let s = Server::spawn_env(&["--model", "heddle-test/tiny-mistral"], &[("HF_HUB_CACHE", cache.to_str().unwrap())]);
+    s.wait_ready();
+    let (st, v) = s.post("/v1/chat/completions", &json!({"model": "heddle-test/tiny-mistral", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2}));
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["model"], "heddle-test/tiny-mistral");
+    let (st, _) = s.post("/v1/chat/completions", &json!({"model": "tiny-mistral", "messages": [{"role": "user", "content": "x"}], "max_tokens": 1}));
+    assert_eq!(st, 200, "the name part of an HF id is an alias too");
+}

@@ -169,8 +169,13 @@ fn free_port() -> u16 {
 impl Server {
     /// Spawns the real binary; does not wait for readiness.
     pub fn spawn(args: &[&str]) -> Server {
+        Self::spawn_env(args, &[])
+    }
+
+    pub fn spawn_env(args: &[&str], env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_fastllm"))
+            .envs(env.iter().copied())
             .arg("serve")
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--device", "cpu"])
             .args(args)
