@@ -1,5 +1,5 @@
 // npm run bench:overhead [-- --duration=10 --rounds=1 --rates=200,1000 --only=direct,minimal,heddle,portkey
-//                            --connections=64 --ttfb-requests=300 --profile --fresh-portkey --no-write
+//                            --connections=64 --ttfb-requests=300 --chunk-gap=2 (ms between SSE events) --profile --fresh-portkey --no-write
 //                            --wait-quiet=<max CPU cores other processes may use before each contender> --wait-max=900]
 //
 // The same chat request sent (a) directly to a fixed-answer upstream, (b) through Heddle, (c) through a
@@ -47,7 +47,8 @@ function opt(name: string, def: string): string {
 const flag = (name: string): boolean => argv.includes(`--${name}`);
 const durationS = Number(opt('duration', '10'));
 const rounds = Number(opt('rounds', '1'));
-const rates = opt('rates', '200,1000').split(',').map(Number);
+const rates = opt('rates', '200,1000').split(',').filter(Boolean).map(Number);
+const chunkGapMs = Number(opt('chunk-gap', '2'));
 const only = opt('only', 'direct,minimal,heddle,heddle-js,portkey').split(',');
 const connections = Number(opt('connections', '64'));
 const ttfbRequests = Number(opt('ttfb-requests', '300'));
@@ -278,7 +279,7 @@ async function main(): Promise<void> {
     cmd: process.execPath,
     args: ['--import', 'tsx', path.join(here, 'upstream.ts')],
     cwd: root,
-    env: { PORT: String(upstreamPort), CHUNK_GAP_MS: '2' },
+    env: { PORT: String(upstreamPort), CHUNK_GAP_MS: String(chunkGapMs) },
     nice: NICE,
     logPath: path.join(work, 'upstream.log'),
   });
@@ -438,7 +439,7 @@ async function main(): Promise<void> {
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: machineInfo(),
-    settings: { nice: NICE, waitQuiet: quietLoad, durationS, rounds, rates, connections, ttfbRequests, wrkThreads: 1, chunkGapMs: 2, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER },
+    settings: { nice: NICE, waitQuiet: quietLoad, durationS, rounds, rates, connections, ttfbRequests, wrkThreads: 1, chunkGapMs, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER },
     contenders: selected.map((c) => mergeRounds(perRound.get(c.name) ?? [])),
     bundle,
   };
