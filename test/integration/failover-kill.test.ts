@@ -50,7 +50,7 @@ async function one(i: number): Promise<{ outcome: Outcome; stream: boolean; targ
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'mix', messages: [{ role: 'user', content: PROMPT }], stream }),
   }).catch((e: unknown) => e as Error);
-  if (res instanceof Error) return { outcome: 'lost', stream, target: null, detail: res.message };
+  if (res instanceof Error) return { outcome: 'lost', stream, target: null, detail: `${res.message} ${String((res as Error & { cause?: unknown }).cause)}` };
   const target = res.headers.get('x-heddle-target');
   const text = await res.text().catch((e: unknown) => `<<body broke: ${String(e)}>>`);
   if (res.status !== 200) return { outcome: 'lost', stream, target, detail: `${res.status} ${text.slice(0, 300)}` };
@@ -72,7 +72,9 @@ async function one(i: number): Promise<{ outcome: Outcome; stream: boolean; targ
 }
 
 describe('kill -9 of one of two targets under load', () => {
-  it(`loses none of ${TOTAL} mixed requests`, async () => {
+  // Seconds normally; the generous limit only keeps a starved shared machine from failing it.
+  it(`loses none of ${TOTAL} mixed requests`, { timeout: 120_000 }, async () => {
+    const started = performance.now();
     const results: Awaited<ReturnType<typeof one>>[] = [];
     let next = 0;
     let killed: Promise<void> | undefined;
@@ -92,7 +94,7 @@ describe('kill -9 of one of two targets under load', () => {
     const servedBy = (t: string) => results.filter((r) => r.target === t).length;
     console.log(
       `${results.length} requests, ${lost.length} lost (${broken.length} committed streams ended with an error event; ` +
-        `served by a: ${servedBy('a')}, b: ${servedBy('b')})`,
+        `served by a: ${servedBy('a')}, b: ${servedBy('b')}; ${((performance.now() - started) / 1000).toFixed(1)}s)`,
     );
     for (const l of lost.slice(0, 5)) console.log('lost:', l);
     expect(results).toHaveLength(TOTAL);
