@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path';
 
 export const repoRoot = resolve(new URL('..', import.meta.url).pathname);
 export const cargoTargetDir = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache', 'heddle', 'cargo-target');
-export const manifest = join(repoRoot, 'native-server', 'Cargo.toml');
+export const nativeDir = join(repoRoot, 'native-server');
+export const manifest = join(nativeDir, 'Cargo.toml');
 export const fastllmBinary = join(cargoTargetDir, 'release', process.platform === 'win32' ? 'fastllm.exe' : 'fastllm');
 export const demoModel = join(repoRoot, 'native-server', 'demo-model', 'heddle-demo');
 
@@ -15,7 +16,7 @@ export function run(command, args, options = {}) {
   return new Promise((resolvePromise) => {
     const child = spawn(command, args, {
       stdio: 'inherit',
-      cwd: repoRoot,
+      cwd: options.cwd ?? repoRoot,
       env: { ...process.env, CARGO_TARGET_DIR: cargoTargetDir, ...options.env },
     });
     child.on('exit', (code, signal) => resolvePromise(code ?? (signal ? 1 : 0)));
@@ -23,8 +24,16 @@ export function run(command, args, options = {}) {
   });
 }
 
+/**
+ * cargo in native-server/, so its .cargo/config.toml (the CPU's vector units) applies: cargo reads that file
+ * from the working directory, not from the manifest's folder.
+ */
+export function cargo(args) {
+  return run('cargo', args, { cwd: nativeDir });
+}
+
 /** cargo build --release of the node; incremental, so a second call is quick. Returns the exit code. */
 export function buildFastllm() {
   if (!existsSync(manifest)) return Promise.resolve(0);
-  return run('cargo', ['build', '--release', '--manifest-path', manifest]);
+  return cargo(['build', '--release']);
 }

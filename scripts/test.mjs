@@ -1,12 +1,12 @@
 // `npm test`: every test of the project, in order: the FastLLM node's (cargo), the gateway under Node and under
 // workerd (vitest). Each step runs even when an earlier one failed, so one run shows every failure.
 import { existsSync } from 'node:fs';
-import { buildFastllm, manifest, run } from './native.mjs';
+import { buildFastllm, cargo, manifest, run } from './native.mjs';
 
 const steps = [];
 if (existsSync(manifest)) {
   steps.push(['build the FastLLM node (cargo build --release)', () => buildFastllm()]);
-  steps.push(['FastLLM node tests (cargo test --release)', () => run('cargo', ['test', '--release', '--manifest-path', manifest])]);
+  steps.push(['FastLLM node tests (cargo test --release)', () => cargo(['test', '--release'])]);
 }
 steps.push(['gateway tests under Node and workerd (vitest)', () => run('npx', ['vitest', 'run'])]);
 
