@@ -2,7 +2,7 @@
 // (text collection and iteration only), against JSON.parse of the same body, and against one bare charCodeAt
 // pass over the same texts, all measured in this run. Also the cost on adversarial inputs, to show that no
 // detector goes superlinear. Run: npx tsx bench/classify/run.ts   Writes bench/results/classify.md.
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,9 +12,15 @@ import {
   DEFAULT_CLASSIFIER_CONFIG,
   resolveClassifierConfig,
 } from '../../src/privacy/index.js';
+import { hashKey } from '../../src/auth/index.js';
+import type { ChatRequest } from '../../src/dialects/openai/schema.js';
+import { decideRequest } from '../../src/policy/decide.js';
+import { loadPolicy } from '../../src/policy/index.js';
 import { makeRequest, type BenchRequest } from './corpus.js';
 
 const BUDGET_US_PER_KB = 20;
+/** Batches per measurement (the fastest counts); raise it on a busy machine: BENCH_BATCHES=25. */
+const BATCHES = Math.max(3, Number(process.env.BENCH_BATCHES ?? 9) || 9);
 const NO_DETECTORS = resolveClassifierConfig({ detectors: [] });
 let sink = 0;
 
@@ -23,7 +29,7 @@ let sink = 0;
  * CPU time (process.cpuUsage) and the minimum, because on a shared machine other processes inflate wall time
  * and the median alike; the minimum is the closest estimate of the work itself.
  */
-function measure(fn: () => void, minBatchMs = 40, batches = 9): number {
+function measure(fn: () => void, minBatchMs = 40, batches = BATCHES): number {
   for (let i = 0; i < 30; i++) fn();
   let perBatch = 1;
   for (;;) {
@@ -107,12 +113,66 @@ for (const [name, text] of Object.entries(ADVERSARIAL)) {
   advRows.push(`| ${name} | ${((big / text.length) * 1024).toFixed(1)} | ${(big / quarter).toFixed(1)}x |`);
 }
 
+/** As `measure`, for a function returning a promise (awaited one call at a time). */
+async function measureAsync(fn: () => Promise<void>, minBatchMs = 40, batches = BATCHES): Promise<number> {
+  for (let i = 0; i < 30; i++) await fn();
+  let perBatch = 1;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < perBatch; i++) await fn();
+    if (performance.now() - t0 >= minBatchMs) break;
+    perBatch *= 2;
+  }
+  let best = Number.POSITIVE_INFINITY;
+  for (let b = 0; b < batches; b++) {
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < perBatch; i++) await fn();
+    const c = process.cpuUsage(c0);
+    best = Math.min(best, (c.user + c.system) / perBatch);
+  }
+  return best;
+}
+
+// The whole decision (auth -> purpose -> classify -> route -> strategy) with the shipped policies, against the
+// classifier alone: what policy routing adds on top of classification.
+const policiesDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'policies');
+const BENCH_KEY = 'hk-bench-0123456789abcdef';
+const defaultPolicy = loadPolicy(readFileSync(join(policiesDir, 'default.yaml'), 'utf8'), 'default.yaml', { OPENAI_API_KEY: 'sk-bench' });
+const dfPolicy = loadPolicy(readFileSync(join(policiesDir, 'deepfabric.yaml'), 'utf8'), 'deepfabric.yaml', {
+  DF_GENERATOR_KEY_HASH: (await hashKey(BENCH_KEY)).slice('sha256:'.length),
+});
+const anonymous = { headers: new Headers({ authorization: 'Bearer dummy' }), remoteAddress: '127.0.0.1' };
+const keyed = { headers: new Headers({ authorization: `Bearer ${BENCH_KEY}` }), remoteAddress: '10.0.0.9' };
+const decisionRows: string[] = [];
+for (const kb of [1, 32]) {
+  const req = { ...makeRequest(kb * 1024), model: 'heddle-demo' } as unknown as ChatRequest;
+  const teacher = { ...req, model: 'teacher' } as ChatRequest;
+  // Each against the classifier with that policy's own detectors (deepfabric.yaml adds a keyword rule).
+  const classifyDefault = measure(() => {
+    sink += classifyTexts(collectRequestTexts(req), defaultPolicy.detectors).class.length;
+  });
+  const anon = await measureAsync(async () => {
+    sink += (await decideRequest(defaultPolicy, req, anonymous)).route.candidates.length;
+  });
+  const classifyDf = measure(() => {
+    sink += classifyTexts(collectRequestTexts(teacher), dfPolicy.detectors).class.length;
+  });
+  const withKey = await measureAsync(async () => {
+    sink += (await decideRequest(dfPolicy, teacher, keyed)).route.candidates.length;
+  });
+  decisionRows.push(
+    `| ${kb} KB | ${classifyDefault.toFixed(1)} | ${anon.toFixed(1)} | ${(anon - classifyDefault).toFixed(1)} | ` +
+      `${classifyDf.toFixed(1)} | ${withKey.toFixed(1)} | ${(withKey - classifyDf).toFixed(1)} |`,
+  );
+  summary.push(`decision ${kb} KB: default.yaml classify ${classifyDefault.toFixed(1)} us, decide ${anon.toFixed(1)} us; deepfabric.yaml classify ${classifyDf.toFixed(1)} us, decide with key ${withKey.toFixed(1)} us`);
+}
+
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const md = `# Privacy classifier benchmark
 
 \`npx tsx bench/classify/run.ts\` on ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, ${cpus().length} x ${cpu},
 load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end of the run. Times are CPU microseconds,
-the fastest of 9 batches (see \`measure\` in run.ts for why).
+the fastest of ${BATCHES} batches (see \`measure\` in run.ts for why).
 
 Each request is a chat request (system prompt, user turns with content parts, an assistant tool call and its
 tool result, one tool definition) of mixed prose, code and logs (\`corpus.ts\`), with three sensitive sentences
@@ -129,6 +189,17 @@ tool result, one tool definition) of mixed prose, code and logs (\`corpus.ts\`),
 | size | text chars | texts | all detectors (us) | detectors off (us) | ratio to off | us/KB | vs JSON.parse | vs char pass | result |
 |---|---|---|---|---|---|---|---|---|---|
 ${sizeRows.join('\n')}
+
+## The whole decision
+
+\`decideRequest\` (auth, purpose, classify, route match, privacy filter, strategy) against the classifier alone
+with the same policy's detectors, on the same requests: \`policies/default.yaml\` with a loopback caller and a dummy key (anonymous), and
+\`policies/deepfabric.yaml\` with a tenant key from another host (SHA-256 of the key, constant-time comparison
+with every declared digest). CPU microseconds, as above.
+
+| size | default.yaml: classify (us) | decide, anonymous (us) | added (us) | deepfabric.yaml: classify (us) | decide, tenant key (us) | added (us) |
+|---|---|---|---|---|---|---|
+${decisionRows.join('\n')}
 
 ## Adversarial inputs (64 KB, one text)
 
