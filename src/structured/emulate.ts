@@ -28,7 +28,25 @@ export function jsonWanted(req: ChatRequest): JsonWanted | undefined {
 /** Matches the phrasing the bundled demo model was trained on (native-server/demo-model/data.py). */
 export function schemaInstruction(wanted: JsonWanted): string {
   if (wanted.name === 'json_object') return 'Respond with a single valid JSON object and nothing else: no prose, no code fences.';
-  return `Respond with a JSON object that matches this JSON schema:\n${JSON.stringify(wanted.schema)}`;
+  return `Respond with a JSON object that matches this JSON schema:\n${JSON.stringify(compactSchema(wanted.schema))}`;
+}
+
+const ANNOTATIONS = new Set(['title', 'description', 'examples', 'default', '$comment', 'deprecated', 'readOnly', 'writeOnly']);
+
+/**
+ * The schema without annotations (titles, descriptions, examples): the constraints are what the answer is checked
+ * against, and every token counts on small-context local models (DeepFabric's conversation schema halves).
+ * Property names are kept even when they are called `title` or `description`.
+ */
+export function compactSchema(schema: unknown, inProperties = false): unknown {
+  if (Array.isArray(schema)) return schema.map((s) => compactSchema(s));
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (!inProperties && ANNOTATIONS.has(key)) continue;
+    out[key] = compactSchema(value, !inProperties && (key === 'properties' || key === '$defs' || key === 'definitions'));
+  }
+  return out;
 }
 
 /** The request an emulating target gets: no response_format, the schema as a system instruction. */
@@ -104,7 +122,8 @@ async function emulate(inner: ProviderAdapter, req: ChatRequest, wanted: JsonWan
     type: 'upstream_error',
     code: 'structured_output_invalid',
     target: ctx.target.name,
-    retryable: true,
+    // Already tried EMULATION_ATTEMPTS times; the attempt loop does not repeat it (see resilience/retry.ts).
+    retryable: false,
     message: `Target '${ctx.target.name}' did not produce JSON matching the schema '${wanted.name}' in ${EMULATION_ATTEMPTS} attempts (last problem: ${problem}).`,
   });
 }

@@ -222,6 +222,8 @@ export function ollamaErrorResponse(c: Context<HeddleEnv>, error: HeddleError): 
   const headers: Record<string, string> = {};
   if (backPressure || error.retryAfter !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfter ?? 1)));
   if (error.target !== undefined) headers['x-heddle-target'] = error.target;
+  // Heddle already asked the model EMULATION_ATTEMPTS times; the openai and anthropic SDKs honour this header.
+  if (error.code === 'structured_output_invalid') headers['x-should-retry'] = 'false';
   const message = error.param && !error.message.includes(error.param) ? `${error.message} (${error.param})` : error.message;
   return c.json({ error: message }, status as 400, headers);
 }

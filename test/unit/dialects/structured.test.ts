@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkAnswer, instructedRequest, jsonWanted } from '../../../src/structured/emulate.js';
+import { checkAnswer, compactSchema, instructedRequest, jsonWanted } from '../../../src/structured/emulate.js';
 import { extractJson } from '../../../src/structured/extract.js';
 import { validateJson } from '../../../src/structured/validate.js';
 
@@ -98,7 +98,7 @@ describe('emulation', () => {
     const out = instructedRequest(req, wanted ?? { name: '', schema: true });
     expect(out.response_format).toBeUndefined();
     expect(out.messages).toHaveLength(2);
-    expect(out.messages[0]?.content).toBe(`Be brief.\n\nRespond with a JSON object that matches this JSON schema:\n${JSON.stringify(topicList)}`);
+    expect(out.messages[0]?.content).toBe(`Be brief.\n\nRespond with a JSON object that matches this JSON schema:\n${JSON.stringify(compactSchema(topicList))}`);
   });
 
   it('answers bare, re-serialised JSON when valid, and the problems when not', () => {
@@ -106,5 +106,22 @@ describe('emulation', () => {
     expect(checkAnswer('```json\n{ "subtopics": ["a"] }\n```', wanted)).toEqual({ ok: true, json: '{"subtopics":["a"]}' });
     expect(checkAnswer('{"subtopics": []}', wanted)).toEqual({ ok: false, problem: '/subtopics must have at least 1 item(s)' });
     expect(checkAnswer('nope', wanted)).toEqual({ ok: false, problem: 'the answer contains no parseable JSON' });
+  });
+});
+
+describe('compactSchema', () => {
+  it('drops annotations but keeps properties that happen to be named like them', () => {
+    const schema = {
+      title: 'Doc',
+      description: 'd',
+      type: 'object',
+      properties: { title: { type: 'string', description: 'the title' }, items: { type: 'array', items: { $ref: '#/$defs/X' }, default: [] } },
+      $defs: { X: { title: 'X', type: 'integer', examples: [1] } },
+    };
+    expect(compactSchema(schema)).toEqual({
+      type: 'object',
+      properties: { title: { type: 'string' }, items: { type: 'array', items: { $ref: '#/$defs/X' } } },
+      $defs: { X: { type: 'integer' } },
+    });
   });
 });
