@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { hashKey } from '../auth/index.js';
 import { loadPolicy, PolicyError } from '../policy/index.js';
 import { policySchema, runtimeSchema } from '../policy/schema.js';

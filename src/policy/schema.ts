@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DETECTOR_FAMILIES } from '../privacy/detectors/index.js';
 import { cacheSchema } from '../cache/config.js';
 import { resilienceSchema } from '../resilience/config.js';

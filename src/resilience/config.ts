@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { durationSchema } from '../policy/duration.js';
 
 // The `resilience` section of a policy: retries and their budget, timeouts (global, per route, per target),

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { HttpSend } from '../providers/http.js';
 import type { Target, TargetKind } from '../providers/types.js';
 import type { HealthConfig } from './config.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 // Breaker openings shared between Workers isolates through one Durable Object (src/resilience/durable.ts). Each
 // isolate keeps its own breakers; when one opens or closes, the isolate reports it, and every isolate pulls the
