@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod detok;
 pub mod embed;
+pub mod output;
 pub mod sampler;
 pub mod scheduler;
 pub mod stop;

@@ -8,10 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::chat::{ChatModel, Prompter};
-use super::detok::Detokenizer;
+use super::output::Output;
 use super::sampler::Sampler;
-use super::stop::{StopMatcher, StopOutcome};
-use super::tools::ToolStream;
 use super::{Event, FinishReason, LoadState, Queued, Usage};
 use crate::metrics::Metrics;
 use crate::models::KvCache;
@@ -20,13 +18,9 @@ struct Sequence {
     tokens: Vec<u32>,
     prompt_len: usize,
     max_new: usize,
-    ignore_eos: bool,
     cache: KvCache,
     sampler: Sampler,
-    detok: Detokenizer,
-    stop: StopMatcher,
-    tools: ToolStream,
-    events: tokio::sync::mpsc::UnboundedSender<Event>,
+    out: Output,
     done: bool,
 }
 
@@ -85,13 +79,9 @@ impl Scheduler {
                 prompt_len: r.prompt.len(),
                 tokens: r.prompt,
                 max_new: r.max_new_tokens,
-                ignore_eos: r.ignore_eos,
                 cache: self.model.model.new_cache(),
                 sampler: Sampler::new(r.sampling),
-                detok: Detokenizer::new(),
-                stop: StopMatcher::new(r.stop),
-                tools: ToolStream::new(r.tools),
-                events: q.events,
+                out: Output::new(r.stop, r.tools, r.ignore_eos, q.events),
                 done: false,
             };
             let t0 = Instant::now();
@@ -104,7 +94,7 @@ impl Scheduler {
                     on_token(&self.prompter, &self.model.model.max_context, &mut seq, tok);
                 }
                 Err(e) => {
-                    let _ = seq.events.send(Event::Error(format!("prefill failed: {e}")));
+                    let _ = seq.out.events.send(Event::Error(format!("prefill failed: {e}")));
                     seq.done = true;
                 }
             }
@@ -121,7 +111,7 @@ impl Scheduler {
         let t0 = Instant::now();
         let mut produced = 0;
         for seq in self.running.iter_mut() {
-            if seq.events.is_closed() {
+            if seq.out.events.is_closed() {
                 self.metrics.cancelled();
                 seq.done = true;
                 continue;
@@ -134,7 +124,7 @@ impl Scheduler {
                     on_token(&self.prompter, &self.model.model.max_context, seq, tok);
                 }
                 Err(e) => {
-                    let _ = seq.events.send(Event::Error(format!("decode failed: {e}")));
+                    let _ = seq.out.events.send(Event::Error(format!("decode failed: {e}")));
                     seq.done = true;
                 }
             }
@@ -144,65 +134,17 @@ impl Scheduler {
     }
 }
 
-fn send(seq: &Sequence, text: String) {
-    if !text.is_empty() {
-        let _ = seq.events.send(Event::Content(text));
-    }
-}
-
-/// Feeds visible text through stop strings and the tool parser; true when a stop string matched.
-fn emit(seq: &mut Sequence, text: String) -> bool {
-    match seq.stop.push(&text) {
-        StopOutcome::Continue(t) => {
-            let out = seq.tools.push(&t);
-            send(seq, out);
-            false
-        }
-        StopOutcome::Stopped(t) => {
-            let out = seq.tools.push(&t);
-            send(seq, out);
-            true
-        }
-    }
-}
-
+/// Records the token and decides whether the sequence ends: EOS / stop string (via `Output`) or length.
 fn on_token(p: &Prompter, max_context: &usize, seq: &mut Sequence, tok: u32) {
     seq.tokens.push(tok);
-    let generated = seq.tokens.len() - seq.prompt_len;
-    if !seq.ignore_eos && p.eos_ids.contains(&tok) {
-        return finish(p, seq, FinishReason::Stop, false);
-    }
-    if !p.hidden_ids.contains(&tok) {
-        if let Some(text) = seq.detok.push(&p.tokenizer, tok) {
-            if emit(seq, text) {
-                return finish(p, seq, FinishReason::Stop, true);
-            }
-        }
+    let usage = Usage { prompt_tokens: seq.prompt_len, completion_tokens: seq.tokens.len() - seq.prompt_len };
+    if seq.out.token(p, tok, &usage).is_some() {
+        seq.done = true;
+        return;
     }
     // The next step feeds `tok`, which needs one more cache slot.
-    if generated >= seq.max_new || seq.cache.len + 1 >= *max_context {
-        finish(p, seq, FinishReason::Length, false);
+    if usage.completion_tokens >= seq.max_new || seq.cache.len + 1 >= *max_context {
+        seq.out.finish(p, FinishReason::Length, false, &usage);
+        seq.done = true;
     }
-}
-
-fn finish(p: &Prompter, seq: &mut Sequence, mut reason: FinishReason, stopped_by_string: bool) {
-    if !stopped_by_string {
-        if let Some(text) = seq.detok.flush(&p.tokenizer) {
-            if emit(seq, text) {
-                reason = FinishReason::Stop;
-            }
-        }
-        let rest = seq.stop.flush();
-        let out = seq.tools.push(&rest);
-        send(seq, out);
-    }
-    let (rest, calls) = seq.tools.finish();
-    send(seq, rest);
-    if !calls.is_empty() {
-        reason = FinishReason::ToolCalls;
-        let _ = seq.events.send(Event::ToolCalls(calls));
-    }
-    let usage = Usage { prompt_tokens: seq.prompt_len, completion_tokens: seq.tokens.len() - seq.prompt_len };
-    let _ = seq.events.send(Event::Done { finish_reason: reason, usage });
-    seq.done = true;
 }
