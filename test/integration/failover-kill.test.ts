@@ -1,3 +1,4 @@
+import { Agent, fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnOpenAiServer, type ServerProcess } from '../support/spawn-openai-server.js';
 import { startTestGateway, type TestGateway } from '../support/gateway.js';
@@ -11,6 +12,10 @@ const CONCURRENCY = 16;
 const KILL_AFTER = 150;
 const PROMPT = 'one two three four five six seven eight';
 const EXPECTED = `echo: ${PROMPT}`;
+
+// The client shares its event loop with the gateway under test; on a starved machine undici's default 10 s
+// connect timeout can fire before a completed connect is processed, which would count a client artifact as lost.
+const client = new Agent({ connect: { timeout: 60_000 } });
 
 let a: ServerProcess;
 let b: ServerProcess;
@@ -39,6 +44,7 @@ afterAll(async () => {
   await gateway?.close();
   await a?.kill();
   await b?.kill();
+  await client.close();
 });
 
 type Outcome = 'ok' | 'stream-error-after-commit' | 'lost';
@@ -46,6 +52,7 @@ type Outcome = 'ok' | 'stream-error-after-commit' | 'lost';
 async function one(i: number): Promise<{ outcome: Outcome; stream: boolean; target: string | null; detail?: string }> {
   const stream = i % 2 === 0;
   const res = await fetch(`${gateway.baseURL}/chat/completions`, {
+    dispatcher: client,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'mix', messages: [{ role: 'user', content: PROMPT }], stream }),
