@@ -45,6 +45,7 @@ export class RequestTrace {
   target: string | null = null;
   readonly attempts: AttemptRecord[] = [];
   usage: Usage | undefined;
+  cache: CacheStatus | undefined;
 
   constructor(
     private readonly deps: Deps,
@@ -97,6 +98,7 @@ export class RequestTrace {
       prompt_tokens: this.usage?.prompt_tokens ?? null,
       completion_tokens: this.usage?.completion_tokens ?? null,
       error_code: error ? (error.code ?? error.type) : null,
+      cache: this.cache ?? null,
     };
     this.deps.audit(record);
   }
@@ -135,6 +137,7 @@ export async function runChat(deps: Deps, req: ChatRequest, inbound: Inbound, tr
     return { kind: 'json', completion: served.value, target: served.candidate.target.name };
   });
   trace.target = out.target;
+  trace.cache = out.cache;
   if (out.kind === 'json') trace.usage = out.completion.usage;
   return { ...out, decision };
 }
@@ -167,6 +170,7 @@ export async function runEmbeddings(
     return { answer: served.value, target: served.candidate.target.name };
   });
   trace.target = out.target;
+  trace.cache = out.cache;
   if (out.answer.usage) {
     trace.usage = { prompt_tokens: out.answer.usage.prompt_tokens, completion_tokens: 0, total_tokens: out.answer.usage.total_tokens };
   }

@@ -2,7 +2,7 @@ import { atLeast } from '../privacy/classes.js';
 import type { CacheSettings } from './config.js';
 import { decodeEntry, entryBytes, type CacheEntry } from './entry.js';
 import type { ChatFlight } from './flight.js';
-import { cacheKey, importKeySecret, type KeyParts } from './key.js';
+import { cacheKey, randomSecret, subtleSigner, type KeyParts, type KeySigner } from './key.js';
 import { MemoryStore } from './memory.js';
 
 // The response cache: keys, an in-process LRU (L1), an optional persistent store (L2: disk on Node, the Cache
@@ -50,7 +50,7 @@ export class ResponseCache {
   readonly clock: () => number;
   /** Chat requests in flight by key, for coalescing. */
   readonly flights = new Map<string, ChatFlight>();
-  private readonly secret: Promise<CryptoKey>;
+  private readonly sign: KeySigner;
   private readonly log: NonNullable<ResponseCacheOptions['log']>;
   private readonly memoryCap: number;
   private readonly awaitPersist: boolean;
@@ -59,14 +59,15 @@ export class ResponseCache {
     this.memory = new MemoryStore(options.memoryBytes ?? 256 * 1024 ** 2);
     this.persistent = options.persistent;
     this.clock = options.clock ?? Date.now;
-    this.secret = importKeySecret(options.secret);
+    const secret = options.secret !== undefined && options.secret !== '' ? options.secret : randomSecret();
+    this.sign = subtleSigner(secret);
     this.log = options.log ?? (() => undefined);
     this.memoryCap = options.memoryCap ?? Number.POSITIVE_INFINITY;
     this.awaitPersist = options.awaitPersist ?? false;
   }
 
-  async key(parts: KeyParts): Promise<string> {
-    return cacheKey(await this.secret, parts);
+  key(parts: KeyParts): Promise<string> {
+    return cacheKey(this.sign, parts);
   }
 
   /** L1, then L2 (promoting a hit to L1); undefined on a miss, an expired entry or one of another tenant/class. */

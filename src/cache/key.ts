@@ -50,19 +50,28 @@ export function keyMaterial(parts: KeyParts): string {
   return canonicalJson([1, parts.tenant, parts.privacyClass, parts.endpoint, candidates, body]);
 }
 
-export type KeySecret = CryptoKey;
+/** HMAC-SHA-256 of the key material under the secret, as 64 hex digits. */
+export type KeySigner = (material: string) => string | Promise<string>;
 
-/** The HMAC key from a configured secret, or a random one (keys then live only as long as the process). */
-export async function importKeySecret(secret: string | undefined): Promise<KeySecret> {
-  const raw = secret !== undefined && secret !== '' ? new TextEncoder().encode(secret) : crypto.getRandomValues(new Uint8Array(32));
-  return crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+/** A secret for when none is configured: keys then live only as long as the process. */
+export function randomSecret(): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+/** The web-standard signer (crypto.subtle), for every runtime; the Node entry may pass a faster one. */
+export function subtleSigner(secret: string): KeySigner {
+  const key = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return async (material) => toHex(new Uint8Array(await crypto.subtle.sign('HMAC', await key, new TextEncoder().encode(material))));
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-export async function cacheKey(secret: KeySecret, parts: KeyParts): Promise<string> {
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', secret, new TextEncoder().encode(keyMaterial(parts))));
+function toHex(bytes: Uint8Array): string {
   let hex = '';
-  for (const b of mac) hex += HEX[b];
+  for (const b of bytes) hex += HEX[b];
   return hex;
+}
+
+export async function cacheKey(sign: KeySigner, parts: KeyParts): Promise<string> {
+  return sign(keyMaterial(parts));
 }

@@ -24,6 +24,8 @@ export interface AuditRecord {
   prompt_tokens: number | null;
   completion_tokens: number | null;
   error_code: string | null;
+  /** The cache stage's status (hit, miss, coalesced, refresh, bypass); null when the request stopped before it. */
+  cache: 'hit' | 'miss' | 'coalesced' | 'refresh' | 'bypass' | null;
 }
 
 export type AuditSink = (record: AuditRecord) => void;

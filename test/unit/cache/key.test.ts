@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cacheKey, importKeySecret, keyMaterial, type KeyParts } from '../../../src/cache/key.js';
+import { createHmac } from 'node:crypto';
+import { cacheKey, keyMaterial, randomSecret, subtleSigner, type KeyParts } from '../../../src/cache/key.js';
 import type { ChatRequest } from '../../../src/dialects/openai/schema.js';
 
 // Which requests share a cache entry: every field that can change the answer splits the key; framing
@@ -71,7 +72,7 @@ const same: Array<[string, KeyParts]> = [
 ];
 
 describe('cache key', async () => {
-  const secret = await importKeySecret('test-secret');
+  const secret = subtleSigner('test-secret');
   const reference = await cacheKey(secret, parts());
 
   it.each(differs)('a changed %s gives another key', async (_name, changed) => {
@@ -84,10 +85,16 @@ describe('cache key', async () => {
 
   it('is 64 hex digits that reveal nothing without the secret', async () => {
     expect(reference).toMatch(/^[0-9a-f]{64}$/);
-    expect(await cacheKey(await importKeySecret('another-secret'), parts())).not.toBe(reference);
+    expect(await cacheKey(subtleSigner('another-secret'), parts())).not.toBe(reference);
     // A random per-process secret when none is configured.
-    const [a, b] = await Promise.all([importKeySecret(undefined), importKeySecret(undefined)]);
-    expect(await cacheKey(a, parts())).not.toBe(await cacheKey(b, parts()));
+    expect(randomSecret()).not.toBe(randomSecret());
+    expect(randomSecret()).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('is standard HMAC-SHA-256 (the same key from node:crypto)', async () => {
+    const node = (m: string) => createHmac('sha256', 'test-secret').update(m).digest('hex');
+    expect(await cacheKey(node, parts())).toBe(reference);
+    for (const [, p] of differs.slice(0, 5)) expect(await cacheKey(node, p)).toBe(await cacheKey(secret, p));
   });
 
   it('puts tenant and class first in the keyed material', () => {
