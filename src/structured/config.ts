@@ -4,7 +4,7 @@ import * as z from 'zod';
 //   native   the target enforces the schema itself (OpenAI, Anthropic, a FastLLM node with constrained decoding);
 //            the request goes through unchanged.
 //   emulate  the gateway instructs the model with the schema, extracts the JSON from the answer, validates it
-//            and retries up to `structured_retries` times; an answer that never validates is a 502, never a 200.
+//            and retries up to `structured_retries` times; an answer that never validates is a 422 structured_output_invalid, never a 200.
 // Added to a target in the policy as `structured_output: emulate` (see docs/deepfabric.md).
 
 export const structuredOutputModeSchema = z.enum(['native', 'emulate']).default('native');

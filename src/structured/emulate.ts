@@ -8,7 +8,7 @@ import { validateJson, type JsonSchema, type SchemaViolation } from './validate.
 // Structured output for targets that cannot enforce a schema (an upstream FastLLM server without constrained
 // decoding, many Ollama models): an adapter decorator that instructs the model with the schema, extracts the
 // JSON from its answer, validates it, and asks again with the problems named, up to EMULATION_ATTEMPTS times.
-// A request that never validates fails with a 502 naming the first problems; invalid JSON never goes out as a
+// A request that never validates fails with a 422 naming the first problems; invalid JSON never goes out as a
 // 200. Targets marked native pass through, but their JSON answers are still unwrapped from code fences and
 // <think> blocks, so clients that parse the content as JSON (outlines, DeepFabric) get bare JSON.
 
@@ -117,8 +117,11 @@ async function emulate(inner: ProviderAdapter, req: ChatRequest, wanted: JsonWan
       { role: 'user', content: `That answer is not valid: ${problem}. Reply again with only the JSON.` },
     ];
   }
+  // 422, not 5xx: the model was asked EMULATION_ATTEMPTS times already, and clients retry 5xx with backoff (the
+  // openai SDK twice, DeepFabric five times more, up to a minute apart), which multiplies a failure that another
+  // try of the same small model rarely fixes.
   throw new HeddleError({
-    status: 502,
+    status: 422,
     type: 'upstream_error',
     code: 'structured_output_invalid',
     target: ctx.target.name,

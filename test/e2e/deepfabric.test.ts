@@ -182,7 +182,7 @@ function expectCompleted(s: ScenarioResult): void {
 /**
  * Without constrained decoding the tiny demo model rarely writes JSON matching DeepFabric's schemas, and its 2048-token
  * context is shorter than DeepFabric's conversation prompts, so then the runs must end cleanly rather than succeed:
- * every failure is Heddle's structured_output_invalid (502) or the node's own 4xx relayed, never a 500 or a hang,
+ * every failure is Heddle's structured_output_invalid (422) or the node's own 4xx relayed, never a 500 or a hang,
  * and a graph whose every expansion failed ends with DeepFabric's "no paths" error. With a constraining node, samples
  * must be produced. Either way, every sample written validates against DeepFabric's Conversation model.
  */

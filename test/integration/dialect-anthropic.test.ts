@@ -142,15 +142,16 @@ describe('POST /v1/messages', () => {
     expect(upstream.requests.at(-1)?.body?.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'output', schema, strict: true } });
   });
 
-  it('fails with a clear 502 when an emulating target never produces valid JSON', async () => {
+  it('fails with a clear 422 (and x-should-retry: false) when an emulating target never produces valid JSON', async () => {
     const schema = { type: 'object', properties: { topics: { type: 'array' } }, required: ['topics'] };
     const before = upstream.requests.length;
     const res = await post('/v1/messages', { model: 'claude-echo-emu', max_tokens: 10, output_format: { type: 'json_schema', schema }, messages: [{ role: 'user', content: 'not json' }] });
-    expect(res.status).toBe(502);
+    expect(res.status).toBe(422);
+    expect(res.headers.get('x-should-retry')).toBe('false');
     const body = (await res.json()) as { type: string; error: { type: string; message: string } };
     expect(body.type).toBe('error');
     expect(body.error.message).toContain('did not produce JSON matching the schema');
-    expect(upstream.requests.length - before).toBeGreaterThanOrEqual(3);
+    expect(upstream.requests.length - before).toBe(3);
   });
 });
 

@@ -127,16 +127,17 @@ export interface Heddle extends RunningGateway {
 }
 
 /** The Node gateway with one target for the demo model (structured output emulated unless `native`). */
-export async function startHeddle(nodeUrl: string, options: { structured?: 'native' | 'emulate'; extra?: string } = {}): Promise<Heddle> {
+export async function startHeddle(nodeUrl: string, options: { structured?: 'native' | 'emulate'; cache?: 'off' | 'deterministic' } = {}): Promise<Heddle> {
   const dir = mkdtempSync(join(tmpdir(), 'heddle-e2e-'));
   const policyFile = join(dir, 'policy.yaml');
-  writeFileSync(policyFile, deepfabricPolicy(nodeUrl, options.structured ?? 'emulate') + (options.extra ?? ''));
+  writeFileSync(policyFile, deepfabricPolicy(nodeUrl, options.structured ?? 'emulate', options.cache ?? 'off'));
   const audit: AuditRecord[] = [];
   const gw = await startGateway({ policyFile, host: '127.0.0.1', port: 0, audit: (r) => audit.push(r), env: {}, watchPolicy: false, log: () => undefined });
   return { ...gw, audit };
 }
 
-export function deepfabricPolicy(nodeUrl: string, structured: 'native' | 'emulate'): string {
+/** The cache is off unless asked for, so every request the tests count reaches the node. */
+export function deepfabricPolicy(nodeUrl: string, structured: 'native' | 'emulate', cache: 'off' | 'deterministic' = 'off'): string {
   return `version: 1
 targets:
   node: { kind: fastllm, url: "${nodeUrl}", clearance: restricted, structured_output: ${structured} }
@@ -146,5 +147,6 @@ routes:
   - { name: demo, match: { model: "*" }, targets: [node] }
 resilience:
   timeouts: { first_byte: 120s, idle: 60s, total: 300s }
+cache: { mode: ${cache} }
 `;
 }
