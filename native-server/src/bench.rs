@@ -20,6 +20,19 @@ pub struct BenchResult {
     pub weight_bytes: usize,
     pub prefill_tps: f64,
     pub decode_tps: f64,
+    /// Tokens per CPU-second (user + system, all threads): comparable when other work shares the cores.
+    pub prefill_per_cpu_s: f64,
+    pub decode_per_cpu_s: f64,
+}
+
+/// This process's CPU time in seconds, from /proc/self/stat (utime + stime); 0 where unavailable.
+pub fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields overall.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 pub fn run(cfg: &BenchConfig) -> anyhow::Result<BenchResult> {
@@ -39,16 +52,16 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<BenchResult> {
     let mut cache = model.new_cache();
     model.forward(&prompt[..8.min(prompt.len())], &mut cache)?;
     let mut cache = model.new_cache();
-    let t0 = Instant::now();
+    let (t0, c0) = (Instant::now(), cpu_seconds());
     let logits = model.forward(&prompt, &mut cache)?;
-    let prefill = t0.elapsed().as_secs_f64();
+    let (prefill, prefill_cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
     let mut tok = crate::engine::sampler::argmax(&logits);
-    let t1 = Instant::now();
+    let (t1, c1) = (Instant::now(), cpu_seconds());
     for _ in 0..cfg.new_tokens {
         let l = model.forward(&[tok], &mut cache)?;
         tok = crate::engine::sampler::argmax(&l);
     }
-    let decode = t1.elapsed().as_secs_f64();
+    let (decode, decode_cpu) = (t1.elapsed().as_secs_f64(), cpu_seconds() - c1);
     // Embedding rows are gathered, not streamed, per token; the LM head is read in full.
     let bytes_per_param = if dtype == DType::F32 { 4 } else { 2 };
     let embed = if lc.tie_word_embeddings { 0 } else { lc.vocab_size * lc.hidden_size };
@@ -57,6 +70,8 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<BenchResult> {
         weight_bytes: (params - embed) * bytes_per_param,
         prefill_tps: cfg.prompt_tokens as f64 / prefill,
         decode_tps: cfg.new_tokens as f64 / decode,
+        prefill_per_cpu_s: cfg.prompt_tokens as f64 / prefill_cpu.max(0.01),
+        decode_per_cpu_s: cfg.new_tokens as f64 / decode_cpu.max(0.01),
     })
 }
 

@@ -88,10 +88,12 @@ fn main() {
                 let bw = fastllm::bench::memory_bandwidth_gbs();
                 let ceiling = bw * 1e9 / r.weight_bytes as f64;
                 println!(
-                    "| {model} | {:.0}M | {prompt_tokens} | {new_tokens} | {:.1} | {:.2} | {:.2} GB | {bw:.1} GB/s | {ceiling:.2} |",
+                    "| {model} | {:.0}M | {prompt_tokens} | {new_tokens} | {:.1} | {:.2} | {:.1} | {:.2} | {:.2} GB | {bw:.1} GB/s | {ceiling:.2} |",
                     r.params as f64 / 1e6,
                     r.prefill_tps,
                     r.decode_tps,
+                    r.prefill_per_cpu_s,
+                    r.decode_per_cpu_s,
                     r.weight_bytes as f64 / 1e9
                 );
             })
