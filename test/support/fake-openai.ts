@@ -21,7 +21,9 @@
  * `options.flavor: 'fastllm'` makes it behave like an upstream FastLLM server: embeddings answer
  * `{"embedding": [...]}`, streams end without [DONE], and any model id but `options.loadedModel` is rejected
  * with 404 (then the model name does not choose behaviour: the server echoes).
- * Every request is recorded (path, headers, parsed body) in `requests`.
+ * Every request is recorded (path, headers, parsed body) in `requests`, except the GETs a gateway's health probes
+ * and model lookups make (/health, /v1/models, /v1/load, /api/tags), which go to `probes`: they run on a timer,
+ * and would otherwise land at random between a test's request and its look at `requests`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -47,6 +49,8 @@ export interface FakeOpenAi {
   /** Base URL as an OpenAI SDK would take it (url + /v1). */
   baseURL: string;
   requests: RecordedRequest[];
+  /** GETs of /health, /v1/models, /v1/load and /api/tags (health probes, model lookups). */
+  probes: RecordedRequest[];
   /** How many responses the client (the gateway) closed before they ended. */
   readonly abortedByClient: number;
   close(): Promise<void>;
@@ -54,6 +58,7 @@ export interface FakeOpenAi {
 
 export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<FakeOpenAi> {
   const requests: RecordedRequest[] = [];
+  const probes: RecordedRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();
   let abortedByClient = 0;
   const served = new Map<string, number>();
@@ -61,7 +66,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     res.on('close', () => {
       if (!res.writableEnded) abortedByClient++;
     });
-    void handle(req, res, options, requests, served).catch(() => res.destroy());
+    void handle(req, res, options, { requests, probes }, served).catch(() => res.destroy());
   });
   server.on('connection', (s) => {
     sockets.add(s);
@@ -77,6 +82,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     url,
     baseURL: `${url}/v1`,
     requests,
+    probes,
     get abortedByClient() {
       return abortedByClient;
     },
@@ -87,6 +93,8 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
       }),
   };
 }
+
+const PROBE_PATHS: ReadonlySet<string> = new Set(['/health', '/v1/models', '/v1/load', '/api/tags']);
 
 async function readBody(req: IncomingMessage): Promise<string> {
   const parts: Buffer[] = [];
@@ -125,7 +133,7 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   options: FakeOpenAiOptions,
-  requests: RecordedRequest[],
+  log: { requests: RecordedRequest[]; probes: RecordedRequest[] },
   served: Map<string, number>,
 ): Promise<void> {
   const raw = await readBody(req);
@@ -136,7 +144,10 @@ async function handle(
     body = undefined;
   }
   const path = (req.url ?? '/').split('?')[0] ?? '/';
-  requests.push({ method: req.method ?? 'GET', path, headers: req.headers, body });
+  const record = { method: req.method ?? 'GET', path, headers: req.headers, body };
+  const isProbe = req.method === 'GET' && PROBE_PATHS.has(path);
+  (isProbe ? log.probes : log.requests).push(record);
+  const requests = log.requests;
   const fastllm = options.flavor === 'fastllm';
   const loaded = options.loadedModel ?? 'loaded-model';
 
