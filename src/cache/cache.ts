@@ -72,14 +72,8 @@ export class ResponseCache {
 
   /** L1, then L2 (promoting a hit to L1); undefined on a miss, an expired entry or one of another tenant/class. */
   async get(key: string, want: Lookup, settings: CacheSettings): Promise<CacheEntry | undefined> {
-    this.memory.resize(Math.min(settings.maxBytes, this.memoryCap));
+    if (this.memory.has(key)) return this.local(key, want, settings);
     const now = this.clock();
-    const local = this.memory.get(key);
-    if (local !== undefined) {
-      if (local.expiresAt > now && matches(local, want)) return local;
-      this.memory.delete(key);
-      return undefined;
-    }
     const l2 = this.persistent;
     if (l2 === undefined || !atLeast(settings.persist, want.privacyClass)) return undefined;
     let text: string | undefined;
@@ -98,6 +92,16 @@ export class ResponseCache {
     }
     this.memory.put(key, entry, entryBytes(text));
     return entry;
+  }
+
+  /** L1 only, synchronously (the stage's last look before it calls a target). */
+  local(key: string, want: Lookup, settings: CacheSettings): CacheEntry | undefined {
+    this.memory.resize(Math.min(settings.maxBytes, this.memoryCap));
+    const entry = this.memory.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt > this.clock() && matches(entry, want)) return entry;
+    this.memory.delete(key);
+    return undefined;
   }
 
   /**

@@ -24,6 +24,10 @@ export class MemoryStore {
     return slot.entry;
   }
 
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
   put(key: string, entry: CacheEntry, bytes: number): void {
     this.delete(key);
     if (bytes > this.maxBytes) return;

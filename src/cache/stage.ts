@@ -6,7 +6,7 @@ import type { Candidate } from '../routing/route.js';
 import { replayChunks } from './answer.js';
 import type { ResponseCache } from './cache.js';
 import type { CacheSettings } from './config.js';
-import { CACHE_HEADER, cacheEligibility, parseCacheDirective, type CacheEligibility, type CacheStatus } from './eligibility.js';
+import { CACHE_HEADER, cacheEligibility, parseCacheDirective, type CacheStatus } from './eligibility.js';
 import { ChatFlight, type UpstreamChat } from './flight.js';
 import type { KeyParts } from './key.js';
 
@@ -54,14 +54,19 @@ export async function cachedChat(
     const entry = await cache.get(key, parts, ctx.settings);
     if (entry?.endpoint === 'chat') {
       count('hit');
-      if (req.stream) return { kind: 'stream', chunks: replay(entry.body), target: entry.target, cache: 'hit' };
-      return { kind: 'json', completion: entry.body, target: entry.target, cache: 'hit' };
+      return answer(entry.body, entry.target, req);
     }
     if (directive === 'only') throw cacheMiss('no cached answer for this request');
     const inFlight = cache.flights.get(key);
     if (inFlight !== undefined) {
       count('coalesced');
       return follow(inFlight, req, ctx.signal, 'coalesced');
+    }
+    // A flight may have stored its answer and left while the lookup above awaited (an L2 read): look again.
+    const late = cache.local(key, parts, ctx.settings);
+    if (late?.endpoint === 'chat') {
+      count('hit');
+      return answer(late.body, late.target, req);
     }
   }
   const status: CacheStatus = directive === 'refresh' ? 'refresh' : 'miss';
@@ -82,6 +87,12 @@ export async function cachedChat(
   if (status === 'miss') cache.flights.set(key, flight);
   flight.done.then(forget, forget);
   return follow(flight, req, ctx.signal, status);
+}
+
+/** A cached answer in the shape the client asked for. */
+function answer(completion: ChatCompletion, target: string, req: ChatRequest): CachedChat {
+  if (req.stream) return { kind: 'stream', chunks: replay(completion), target, cache: 'hit' };
+  return { kind: 'json', completion, target, cache: 'hit' };
 }
 
 async function* replay(completion: ChatCompletion): AsyncIterable<ChatChunk> {
@@ -161,4 +172,3 @@ function cacheMiss(reason: string): HeddleError {
   });
 }
 
-export type { CacheEligibility };
