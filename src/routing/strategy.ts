@@ -14,13 +14,19 @@ export interface TargetStats {
   latencyEwmaMs(name: string): number | undefined;
   /** Load the target reports itself (queued + running sequences), when it does. */
   reportedLoad(name: string): number | undefined;
+  /** Smoothed streaming speed in completion tokens per second; undefined before any sample. */
+  tokensPerSecondEwma(name: string): number | undefined;
 }
 
 export const NO_STATS: TargetStats = {
   outstanding: () => 0,
   latencyEwmaMs: () => undefined,
   reportedLoad: () => undefined,
+  tokensPerSecondEwma: () => undefined,
 };
+
+/** Answer length used to weigh latency against speed when ranking by expected answer time. */
+const TYPICAL_COMPLETION_TOKENS = 256;
 
 export interface StrategyOptions {
   stats?: TargetStats;
@@ -51,8 +57,9 @@ export function orderCandidates<T extends Weighted>(strategy: Strategy, candidat
       // Load per unit of weight (weight stands for capacity); ties keep the listed order (Array.sort is stable).
       return [...candidates].sort((a, b) => load(stats, a) - load(stats, b));
     case 'fastest':
-      // Targets with no latency sample yet go after those with one, in listed order.
-      return [...candidates].sort((a, b) => latency(stats, a) - latency(stats, b));
+      // Expected time for a typical answer: first byte plus generation at the measured speed. Targets with no
+      // sample yet go first (in listed order), so every target gets measured instead of never being tried.
+      return [...candidates].sort((a, b) => expectedAnswerMs(stats, a) - expectedAnswerMs(stats, b));
   }
 }
 
@@ -60,6 +67,9 @@ function load(stats: TargetStats, c: Weighted): number {
   return (stats.reportedLoad(c.target.name) ?? stats.outstanding(c.target.name)) / c.target.weight;
 }
 
-function latency(stats: TargetStats, c: Weighted): number {
-  return stats.latencyEwmaMs(c.target.name) ?? Number.POSITIVE_INFINITY;
+function expectedAnswerMs(stats: TargetStats, c: Weighted): number {
+  const latency = stats.latencyEwmaMs(c.target.name);
+  if (latency === undefined) return Number.NEGATIVE_INFINITY;
+  const tps = stats.tokensPerSecondEwma(c.target.name);
+  return tps === undefined || tps <= 0 ? latency : latency + (TYPICAL_COMPLETION_TOKENS * 1000) / tps;
 }

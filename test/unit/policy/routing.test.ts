@@ -206,9 +206,22 @@ describe('strategies order, never filter', () => {
       outstanding: (n) => ({ a: 2, b: 3, c: 6 })[n] ?? 0,
       latencyEwmaMs: (n) => ({ b: 300, c: 120 })[n],
       reportedLoad: () => undefined,
+      tokensPerSecondEwma: () => undefined,
     };
     // per unit of weight: a 2, b 1, c 1 -> b and c tie, listed order between them
     expect(names(orderCandidates('least-loaded', cands, { stats }))).toEqual(['b', 'c', 'a']);
-    expect(names(orderCandidates('fastest', cands, { stats }))).toEqual(['c', 'b', 'a']);
+    // a has no sample yet, so it is tried first to get one; then by latency
+    expect(names(orderCandidates('fastest', cands, { stats }))).toEqual(['a', 'c', 'b']);
+  });
+
+  it('fastest weighs first-byte latency against generation speed', () => {
+    const stats: TargetStats = {
+      outstanding: () => 0,
+      // c answers first but generates slowly: 100 ms + 256 tokens at 20 tok/s = 12.9 s; b: 400 ms + 256 at 200 = 1.68 s
+      latencyEwmaMs: (n) => ({ a: 900, b: 400, c: 100 })[n],
+      reportedLoad: () => undefined,
+      tokensPerSecondEwma: (n) => ({ a: 100, b: 200, c: 20 })[n],
+    };
+    expect(names(orderCandidates('fastest', cands, { stats }))).toEqual(['b', 'a', 'c']);
   });
 });
