@@ -89,6 +89,10 @@ output: { system_prompt: "You are helpful.", num_samples: 2, batch_size: 1, save
     '| --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r.kind === 'gen' ? 'generate (tree 1x2, 2 samples)' : 'evaluate (llm backend, 3 samples)'} | ${r.direct.toFixed(2)} | ${r.heddle.toFixed(2)} | ${r.added.toFixed(1)}% | ${r.directRuns.join(', ')} | ${r.heddleRuns.join(', ')} |`),
     '',
+    'Each run is a few seconds of DeepFabric work against a ~1M-parameter model on a shared 2-core CPU; when the',
+    'added time is inside the run-to-run spread of either side it is noise, not a saving. Through Heddle the answers',
+    'are also unwrapped to bare JSON (native targets), so failed samples can differ in kind between the two sides.',
+    '',
     `Evaluation with the cache on: first run ${cache[0]?.seconds ?? '?'} s, second run ${cache[1]?.seconds ?? '?'} s ` +
       `(${audit.filter((r) => Object.entries(r).some(([k, v]) => k === 'cache' && v === 'hit')).length} of ${audit.length} chat requests answered from the cache).`,
     '',
