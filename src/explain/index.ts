@@ -7,6 +7,8 @@ import { chatRequestSchema, embeddingsRequestSchema } from '../dialects/openai/s
 import { planRequest, type Plan } from '../policy/decide.js';
 import type { PrivacyClass } from '../privacy/classes.js';
 import type { ClassSources } from '../privacy/stage.js';
+import type { TargetDescription } from '../resilience/index.js';
+import { cacheEligibility, type CacheEligibility } from '../cache/index.js';
 
 // POST /v1/heddle/explain: the decision for a chat or embeddings body, without calling a target. Shows the class
 // and what set it (detector kinds and counts, never the matched values), the route, the candidates in the order
@@ -29,13 +31,20 @@ export interface Explanation {
   sources: ClassSources;
   findings: Readonly<Record<string, number>>;
   route: { name: string; strategy: string; match: string; privacy: PrivacyClass | null } | null;
-  /** In the order the strategy would try them, with what the target is cleared for. */
-  candidates: { target: string; model: string; kind: string; clearance: PrivacyClass; region: string | null }[];
+  /** In the order the strategy would try them, with what the target is cleared for and its live state. */
+  candidates: {
+    target: string;
+    model: string;
+    kind: string;
+    clearance: PrivacyClass;
+    region: string | null;
+    state: TargetDescription;
+  }[];
   removed: { target: string; reason: string }[];
   /** What serving it would answer before any target is called: 200, or the refusal. */
   outcome: { status: number; code: string | null; message: string | null };
-  /** Cache eligibility, filled by the cache stage; null until it is wired in. */
-  cache: null;
+  /** Whether the answer could come from (and go into) the cache; null when no route matched. */
+  cache: CacheEligibility | null;
 }
 
 export function mountExplain(app: Hono<HeddleEnv>, deps: Deps): void {
@@ -45,11 +54,28 @@ export function mountExplain(app: Hono<HeddleEnv>, deps: Deps): void {
     const req = isEmbeddings ? validate(embeddingsRequestSchema, body) : validate(chatRequestSchema, body);
     const loaded = deps.policy();
     const plan = await planRequest(loaded, req, { headers: c.req.raw.headers, remoteAddress: remoteAddressOf(c.env) });
-    return c.json(explanation(plan, isEmbeddings ? 'embeddings' : 'chat', req.model, loaded.policy.source));
+    const { policy } = loaded;
+    return c.json(
+      explanation(plan, {
+        endpoint: isEmbeddings ? 'embeddings' : 'chat',
+        model: req.model,
+        policy: policy.source,
+        cache: plan.route.route === undefined ? null : cacheEligibility(req, policy.cache, plan.route.route.name),
+        state: (name) => deps.resilience.describe(name, policy.resilience),
+      }),
+    );
   });
 }
 
-export function explanation(plan: Plan, endpoint: 'chat' | 'embeddings', model: string, policy: string): Explanation {
+export interface ExplainContext {
+  endpoint: 'chat' | 'embeddings';
+  model: string;
+  policy: string;
+  cache: CacheEligibility | null;
+  state: (target: string) => TargetDescription;
+}
+
+export function explanation(plan: Plan, { endpoint, model, policy, cache, state }: ExplainContext): Explanation {
   const { route, candidates, removed, error } = plan.route;
   return {
     object: 'heddle.explain',
@@ -69,9 +95,10 @@ export function explanation(plan: Plan, endpoint: 'chat' | 'embeddings', model: 
       kind: c.target.kind,
       clearance: c.target.clearance,
       region: c.target.region ?? null,
+      state: state(c.target.name),
     })),
     removed,
     outcome: error === undefined ? { status: 200, code: null, message: null } : { status: error.status, code: error.code, message: error.message },
-    cache: null,
+    cache,
   };
 }

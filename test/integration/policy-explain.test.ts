@@ -78,10 +78,20 @@ describe('POST /v1/heddle/explain', () => {
       sources: { tenant: 'internal', header: null, route: null, detectors: 'confidential' },
       findings: { card: 1, email: 1 },
       route: { name: 'chat', strategy: 'fallback', match: 'chat', privacy: null },
-      candidates: [{ target: 'local', model: 'echo', kind: 'openai-compatible', clearance: 'restricted', region: 'lab' }],
+      candidates: [
+        {
+          target: 'local',
+          model: 'echo',
+          kind: 'openai-compatible',
+          clearance: 'restricted',
+          region: 'lab',
+          state: expect.objectContaining({ target: 'local', breaker: expect.objectContaining({ state: 'closed' }), outstanding: 0 }),
+        },
+      ],
       removed: [{ target: 'cloud', reason: 'clearance internal is below class confidential' }],
       outcome: { status: 200, code: null, message: null },
-      cache: null,
+      // Sampled generation (no temperature 0, no seed) is never answered from the cache by default.
+      cache: expect.objectContaining({ eligible: false, mode: 'deterministic' }),
     });
     expect(JSON.stringify(body)).not.toContain('4111');
     expect(upstream.requests.length).toBe(before);
@@ -90,6 +100,7 @@ describe('POST /v1/heddle/explain', () => {
   it('explains embeddings bodies and the x-heddle-* headers', async () => {
     const { body } = await explain(open, { model: 'embed', input: 'hello' }, { 'x-heddle-privacy': 'internal', 'x-heddle-purpose': 'evaluation' });
     expect(body).toMatchObject({ endpoint: 'embeddings', class: 'internal', signals: ['tenant', 'header'], purpose: 'evaluation' });
+    expect(body.cache).toMatchObject({ eligible: true, reason: 'embeddings are deterministic' });
     expect((body.candidates as { target: string }[]).map((c) => c.target)).toEqual(['cloud', 'local']);
   });
 
