@@ -16,13 +16,16 @@ version: 1
 targets:
   up: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted }
   emu: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted, structured_output: emulate }
+  # Its own target: after a 429 with Retry-After the attempt stage cools the target down.
+  busy: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted }
 models:
   claude-chat: { up: echo }
   claude-tool: { up: tool }
   claude-json: { emu: json }
   claude-echo-emu: { emu: echo }
-  claude-limited: { up: error-429 }
+  claude-limited: { busy: error-429 }
 routes:
+  - { name: busy, match: { model: claude-limited }, targets: [busy] }
   - { name: emulated, match: { model: [claude-json, claude-echo-emu] }, targets: [emu] }
   - { name: rest, match: { model: "*" }, targets: [up] }
 `);

@@ -15,13 +15,16 @@ version: 1
 targets:
   up: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted }
   emu: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted, structured_output: emulate }
+  # Its own target: after a 429 with Retry-After the attempt stage cools the target down.
+  busy: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted }
 models:
   chat: { up: echo }
   tooly: { up: tool }
   jsony: { emu: json }
-  limited: { up: error-429 }
+  limited: { busy: error-429 }
 routes:
   - { name: emulated, match: { model: jsony }, targets: [emu] }
+  - { name: busy, match: { model: limited }, targets: [busy] }
   - { name: rest, match: { model: "*" }, targets: [up] }
 `);
 });
