@@ -40,10 +40,19 @@ const HEADERS = { 'content-type': 'application/json', 'x-api-key': 'sk-ant-dummy
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(`${gateway.url}${path}`, { method: 'POST', headers: { ...HEADERS, ...headers }, body: JSON.stringify(body) });
 
+async function* bytes(body: ReadableStream<Uint8Array>): AsyncIterable<Uint8Array> {
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    yield value;
+  }
+}
+
 async function events(res: Response): Promise<Array<{ event: string | undefined; data: Record<string, unknown> }>> {
   const out: Array<{ event: string | undefined; data: Record<string, unknown> }> = [];
   if (!res.body) return out;
-  for await (const e of sseEvents(res.body)) out.push({ event: e.event, data: JSON.parse(e.data) as Record<string, unknown> });
+  for await (const e of sseEvents(bytes(res.body))) out.push({ event: e.event, data: JSON.parse(e.data) as Record<string, unknown> });
   return out;
 }
 
