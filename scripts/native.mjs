@@ -28,8 +28,8 @@ export function run(command, args, options = {}) {
  * cargo in native-server/, so its .cargo/config.toml (the CPU's vector units) applies: cargo reads that file
  * from the working directory, not from the manifest's folder.
  */
-export function cargo(args) {
-  return run('cargo', args, { cwd: nativeDir });
+export function cargo(args, env = {}) {
+  return run('cargo', args, { cwd: nativeDir, env });
 }
 
 /** cargo build --release of the node; incremental, so a second call is quick. Returns the exit code. */
