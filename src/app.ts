@@ -1,7 +1,7 @@
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Deps } from './deps.js';
-import { mountAnthropic } from './dialects/anthropic/http.js';
-import { mountOllama } from './dialects/ollama/http.js';
+import { anthropicErrorResponse, mountAnthropic } from './dialects/anthropic/http.js';
+import { mountOllama, ollamaErrorResponse } from './dialects/ollama/http.js';
 import { mountOpenAi, openAiErrorResponse } from './dialects/openai/http.js';
 import { tooLarge } from './dialects/openai/parse.js';
 import { HeddleError, toHeddleError } from './errors.js';
@@ -14,6 +14,7 @@ export function createApp(deps: Deps): Hono<HeddleEnv> {
   const app = new Hono<HeddleEnv>();
 
   app.use('/v1/*', bodyLimit(deps));
+  app.use('/api/*', bodyLimit(deps));
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
 
@@ -45,7 +46,7 @@ export function createApp(deps: Deps): Hono<HeddleEnv> {
   mountAnthropic(app, deps);
 
   app.notFound((c) =>
-    openAiErrorResponse(
+    errorResponse(
       c,
       new HeddleError({ status: 404, type: 'not_found_error', code: 'unknown_url', message: `Unknown path: ${c.req.method} ${c.req.path}` }),
     ),
@@ -56,13 +57,21 @@ export function createApp(deps: Deps): Hono<HeddleEnv> {
     if (error.status >= 500 && !(err instanceof HeddleError)) {
       deps.log('error', 'unhandled error', { path: c.req.path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     }
-    return openAiErrorResponse(c, error);
+    return errorResponse(c, error);
   });
 
   return app;
 }
 
-/** Rejects bodies over the policy's limit before they are parsed (413, in OpenAI's error shape). */
+/** An error the handlers did not answer themselves (body limit, unknown path, a bug), in the client's dialect. */
+function errorResponse(c: Context<HeddleEnv>, error: HeddleError): Response {
+  const path = c.req.path;
+  if (path.startsWith('/v1/messages')) return anthropicErrorResponse(c, error);
+  if (path.startsWith('/api/')) return ollamaErrorResponse(c, error);
+  return openAiErrorResponse(c, error);
+}
+
+/** Rejects bodies over the policy's limit before they are parsed (413, in the client's dialect). */
 function bodyLimit(deps: Deps): MiddlewareHandler<HeddleEnv> {
   return async (c, next) => {
     if (c.req.method !== 'POST') return next();
