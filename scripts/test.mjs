@@ -1,5 +1,6 @@
 // `npm test`: every test of the project, in order: the FastLLM node's (cargo), the gateway under Node and under
-// workerd (vitest). Each step runs even when an earlier one failed, so one run shows every failure.
+// workerd (vitest), then DeepFabric end to end. Each step runs even when an earlier one failed, so one run shows
+// every failure.
 import { existsSync } from 'node:fs';
 import { buildFastllm, cargo, manifest, run } from './native.mjs';
 
@@ -14,6 +15,11 @@ if (existsSync(manifest)) {
   ]);
 }
 steps.push(['gateway tests under Node and workerd (vitest)', () => run('npx', ['vitest', 'run'])]);
+if (existsSync(manifest)) {
+  // DeepFabric from PyPI (pinned, in a venv under ~/.cache/heddle) through Heddle to the real node on the demo model.
+  steps.push(['install the pinned DeepFabric (PyPI)', () => run('bash', ['scripts/deepfabric/setup.sh'])]);
+  steps.push(['DeepFabric end to end (vitest e2e)', () => run('npx', ['vitest', 'run', '--config', 'test/e2e/vitest.config.ts'])]);
+}
 
 const failed = [];
 for (const [name, step] of steps) {
