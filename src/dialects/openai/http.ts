@@ -19,15 +19,18 @@ export function mountOpenAi(app: Hono<HeddleEnv>, deps: Deps): void {
   app.post('/v1/chat/completions', async (c) => {
     const req = validate(chatRequestSchema, parseJsonBody(await c.req.text()));
     const trace = new RequestTrace(deps, 'chat', req.model, req.stream === true);
-    const abort = linkAbort(c.req.raw.signal);
+    // Only a stream needs a controller of its own (its cancel aborts the upstream read); a JSON answer follows the
+    // client's signal as is.
+    const abort = req.stream === true ? linkAbort(c.req.raw.signal) : undefined;
+    const signal = abort?.signal ?? c.req.raw.signal;
     try {
-      const outcome = await runChat(deps, req, { endpoint: 'chat', headers: c.req.raw.headers, signal: abort.signal, remoteAddress: remoteAddressOf(c.env) }, trace);
+      const outcome = await runChat(deps, req, { endpoint: 'chat', headers: c.req.raw.headers, signal, remoteAddress: remoteAddressOf(c.env) }, trace);
       if (outcome.kind === 'json') {
         trace.markFirstByte();
         trace.finish(200);
         return c.json(outcome.completion, 200, decisionHeaders(outcome.decision, outcome.target, trace.requestId, outcome.cache));
       }
-      return sseResponse(outcome.chunks, req, trace, abort, decisionHeaders(outcome.decision, outcome.target, trace.requestId, outcome.cache));
+      return sseResponse(outcome.chunks, req, trace, abort ?? linkAbort(signal), decisionHeaders(outcome.decision, outcome.target, trace.requestId, outcome.cache));
     } catch (err) {
       const error = toHeddleError(err);
       trace.finish(error.status, error);
