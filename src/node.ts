@@ -65,9 +65,31 @@ export function undiciHttpSend(agent = new Agent({ keepAliveTimeout: 30_000, con
         return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
       },
       text: () => res.body.text(),
-      chunks: () => res.body,
+      chunks: () => drainingOnEarlyReturn(res.body),
       discard: () => res.body.destroy(),
     };
+  };
+}
+
+/**
+ * A body's chunks. A reader that stops before the body's end (an SSE reader at `[DONE]`, usually a few bytes before
+ * the chunked body's own end) leaves the rest to drain in the background (at most 1 MiB, 5 s) instead of destroying
+ * the body, which would close the upstream connection and make the next request open a new one. An error or an
+ * abort still destroys it.
+ */
+function drainingOnEarlyReturn(body: Dispatcher.ResponseData['body']): AsyncIterable<Uint8Array> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = body.iterator({ destroyOnReturn: false }) as AsyncIterator<Uint8Array>;
+      return {
+        next: () => it.next(),
+        return: async (value?: unknown) => {
+          await it.return?.();
+          body.dump({ limit: 1024 * 1024, signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+          return { done: true, value } as IteratorReturnResult<Uint8Array>;
+        },
+      };
+    },
   };
 }
 
