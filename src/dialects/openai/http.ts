@@ -30,6 +30,7 @@ export function mountOpenAi(app: Hono<HeddleEnv>, deps: Deps): void {
         trace.finish(200);
         return c.json(outcome.completion, 200, decisionHeaders(outcome.decision, outcome.target, trace.requestId, outcome.cache));
       }
+      coalesceFirstWrites(c.env);
       return sseResponse(outcome.chunks, req, trace, abort ?? linkAbort(signal), decisionHeaders(outcome.decision, outcome.target, trace.requestId, outcome.cache));
     } catch (err) {
       const error = toHeddleError(err);
@@ -88,6 +89,19 @@ export function decisionHeaders(decision: Decision, target: string, requestId: s
   };
   if (cache !== undefined) headers[CACHE_HEADER] = cache;
   return headers;
+}
+
+/**
+ * Node: the stream's head (status line and headers, then the chunks read before commit, the first content among
+ * them) leaves in one write instead of three. @hono/node-server flushes the headers on their own before the first
+ * chunk, and each write wakes the client; corked until the end of this event-loop turn, they go out together.
+ */
+function coalesceFirstWrites(bindings: unknown): void {
+  if (typeof bindings !== 'object' || bindings === null || !('outgoing' in bindings)) return;
+  const outgoing = bindings.outgoing as { cork?: () => void; uncork?: () => void } | null;
+  if (typeof outgoing?.cork !== 'function' || typeof outgoing.uncork !== 'function') return;
+  outgoing.cork();
+  setImmediate(() => outgoing.uncork?.());
 }
 
 /** An AbortController that follows the client's request signal and can also be aborted by us (stream cancel). */
