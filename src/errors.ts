@@ -63,3 +63,17 @@ export function toHeddleError(err: unknown): HeddleError {
   if (err instanceof HeddleError) return err;
   return new HeddleError({ status: 500, type: 'api_error', message: 'Internal error in Heddle (this is a bug).' });
 }
+
+/**
+ * Headers every dialect sends with an error. With `backPressure`, a 429 (every target rate-limited) is answered
+ * as 503 + Retry-After, which DeepFabric and the Ollama clients retry, unlike a 429. Returns the status to send.
+ */
+export function errorHeaders(error: HeddleError, backPressure: boolean): { status: number; headers: Record<string, string> } {
+  const pressured = backPressure && error.status === 429;
+  const headers: Record<string, string> = {};
+  if (pressured || error.retryAfter !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfter ?? 1)));
+  if (error.target !== undefined) headers['x-heddle-target'] = error.target;
+  // Heddle already asked the model several times; the openai and anthropic SDKs honour this header.
+  if (error.code === 'structured_output_invalid') headers['x-should-retry'] = 'false';
+  return { status: pressured ? 503 : error.status, headers };
+}

@@ -2,7 +2,7 @@ import type { Context, Hono } from 'hono';
 import type { HeddleEnv } from '../../app.js';
 import { authenticate, remoteAddressOf } from '../../auth/index.js';
 import type { Deps } from '../../deps.js';
-import { type HeddleError, toHeddleError } from '../../errors.js';
+import { errorHeaders, type HeddleError, toHeddleError } from '../../errors.js';
 import { RequestTrace, runChat } from '../../spine.js';
 import { encodeSseEvent } from '../../stream/sse.js';
 import { decisionHeaders } from '../openai/http.js';
@@ -86,13 +86,7 @@ export function anthropicErrorType(error: HeddleError): string {
  * retries as a server error instead of failing fast on a quota it reads into the 429.
  */
 export function anthropicErrorResponse(c: Context<HeddleEnv>, error: HeddleError): Response {
-  const backPressure = error.status === 429;
-  const status = backPressure ? 503 : error.status;
-  const headers: Record<string, string> = {};
-  if (backPressure || error.retryAfter !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfter ?? 1)));
-  if (error.target !== undefined) headers['x-heddle-target'] = error.target;
-  // Heddle already asked the model EMULATION_ATTEMPTS times; the openai and anthropic SDKs honour this header.
-  if (error.code === 'structured_output_invalid') headers['x-should-retry'] = 'false';
+  const { status, headers } = errorHeaders(error, true);
   const message = error.param && !error.message.includes(error.param) ? `${error.param}: ${error.message}` : error.message;
   return c.json({ type: 'error', error: { type: anthropicErrorType(error), message } }, status as 400, headers);
 }

@@ -2,7 +2,7 @@ import type { Context, Hono } from 'hono';
 import type { HeddleEnv } from '../../app.js';
 import { remoteAddressOf } from '../../auth/index.js';
 import type { Deps } from '../../deps.js';
-import { HeddleError, invalidRequest, toHeddleError } from '../../errors.js';
+import { errorHeaders, HeddleError, invalidRequest, toHeddleError } from '../../errors.js';
 import { matchRoute } from '../../routing/route.js';
 import { RequestTrace, runChat, runEmbeddings, type Inbound } from '../../spine.js';
 import { decisionHeaders } from '../openai/http.js';
@@ -217,13 +217,7 @@ async function guarded(c: Context<HeddleEnv>, handler: () => Promise<Response>):
  * DeepFabric's Ollama path retry 5xx, not 429.
  */
 export function ollamaErrorResponse(c: Context<HeddleEnv>, error: HeddleError): Response {
-  const backPressure = error.status === 429;
-  const status = backPressure ? 503 : error.status;
-  const headers: Record<string, string> = {};
-  if (backPressure || error.retryAfter !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfter ?? 1)));
-  if (error.target !== undefined) headers['x-heddle-target'] = error.target;
-  // Heddle already asked the model EMULATION_ATTEMPTS times; the openai and anthropic SDKs honour this header.
-  if (error.code === 'structured_output_invalid') headers['x-should-retry'] = 'false';
+  const { status, headers } = errorHeaders(error, true);
   const message = error.param && !error.message.includes(error.param) ? `${error.message} (${error.param})` : error.message;
   return c.json({ error: message }, status as 400, headers);
 }
