@@ -10,6 +10,7 @@ import { parseJsonBody, validate } from '../openai/parse.js';
 import type { ChatChunk } from '../openai/schema.js';
 import { estimateTokens, fromCompletion, MessagesStreamTranslator, toCanonical } from './translate.js';
 import { countTokensRequestSchema, messagesRequestSchema } from './wire.js';
+import { linkAbort } from '../../stream/abort.js';
 
 // The Anthropic dialect's HTTP edge: POST /v1/messages (JSON or Anthropic's SSE events) and
 // /v1/messages/count_tokens (DeepFabric calls it to check a key). Errors use Anthropic's shape,
@@ -137,9 +138,3 @@ function sseResponse(
   });
 }
 
-function linkAbort(client: AbortSignal): AbortController {
-  const controller = new AbortController();
-  if (client.aborted) controller.abort(client.reason);
-  else client.addEventListener('abort', () => controller.abort(client.reason), { once: true });
-  return controller;
-}

@@ -23,6 +23,7 @@ import {
   ollamaShowRequestSchema,
   type OllamaModelDetails,
 } from './wire.js';
+import { linkAbort } from '../../stream/abort.js';
 
 // The Ollama dialect's HTTP edge: /api/chat, /api/generate, /api/embed (and the legacy /api/embeddings),
 // /api/show, /api/tags, /api/ps, /api/version. Requests run through the same spine as OpenAI ones; answers are
@@ -266,13 +267,6 @@ function ndjsonResponse(
     },
   });
   return new Response(body, { status: 200, headers: { 'content-type': NDJSON, ...headers } });
-}
-
-function linkAbort(client: AbortSignal): AbortController {
-  const controller = new AbortController();
-  if (client.aborted) controller.abort(client.reason);
-  else client.addEventListener('abort', () => controller.abort(client.reason), { once: true });
-  return controller;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -3,12 +3,13 @@ import { remoteAddressOf } from '../../auth/index.js';
 import { CACHE_HEADER, type CacheStatus } from '../../cache/index.js';
 import type { Deps } from '../../deps.js';
 import { mountExplain } from '../../explain/index.js';
-import { HeddleError, toHeddleError } from '../../errors.js';
+import { errorHeaders, HeddleError, toHeddleError } from '../../errors.js';
 import { RequestTrace, runChat, runEmbeddings, type Decision } from '../../spine.js';
 import { encodeSseData, encodeSseEvent, SSE_DONE } from '../../stream/sse.js';
 import type { HeddleEnv } from '../../app.js';
 import { parseJsonBody, validate } from './parse.js';
 import { chatRequestSchema, embeddingsRequestSchema, type ChatChunk, type ChatRequest } from './schema.js';
+import { linkAbort } from '../../stream/abort.js';
 
 // The OpenAI dialect's HTTP edge: /v1/chat/completions, /v1/embeddings, /v1/models. Parses, runs the spine,
 // writes JSON or SSE, and turns any HeddleError into OpenAI's error shape.
@@ -71,11 +72,10 @@ export function mountOpenAi(app: Hono<HeddleEnv>, deps: Deps): void {
   });
 }
 
+/** OpenAI's error shape. A 429 stays a 429 here: the openai SDKs and DeepFabric's OpenAI path retry it. */
 export function openAiErrorResponse(c: Context<HeddleEnv>, error: HeddleError): Response {
-  const headers: Record<string, string> = {};
-  if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfter));
-  if (error.target !== undefined) headers['x-heddle-target'] = error.target;
-  return c.json(error.toJSON(), error.status as 400, headers);
+  const { status, headers } = errorHeaders(error, false);
+  return c.json(error.toJSON(), status as 400, headers);
 }
 
 /** `cache`: the cache stage's status (x-heddle-cache: hit, miss, coalesced, refresh or bypass). */
@@ -102,14 +102,6 @@ function coalesceFirstWrites(bindings: unknown): void {
   if (typeof outgoing?.cork !== 'function' || typeof outgoing.uncork !== 'function') return;
   outgoing.cork();
   setImmediate(() => outgoing.uncork?.());
-}
-
-/** An AbortController that follows the client's request signal and can also be aborted by us (stream cancel). */
-function linkAbort(client: AbortSignal): AbortController {
-  const controller = new AbortController();
-  if (client.aborted) controller.abort(client.reason);
-  else client.addEventListener('abort', () => controller.abort(client.reason), { once: true });
-  return controller;
 }
 
 /**
