@@ -34,7 +34,20 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-export function undiciHttpSend(agent = new Agent({ keepAliveTimeout: 30_000, connections: 512 })): HttpSend {
+/** undici keep-alive pools; one per connect timeout in use (undici sets that timeout per pool, not per request). */
+function agentsByConnectTimeout(): (connectTimeoutMs: number | undefined) => Agent {
+  const agents = new Map<number, Agent>();
+  return (ms = 10_000) => {
+    let agent = agents.get(ms);
+    if (agent === undefined) {
+      agent = new Agent({ keepAliveTimeout: 30_000, connections: 512, connect: { timeout: ms } });
+      agents.set(ms, agent);
+    }
+    return agent;
+  };
+}
+
+export function undiciHttpSend(agentFor = agentsByConnectTimeout()): HttpSend {
   // Upstream URLs repeat (a target's base + a fixed path): each is split into origin and path once, after undici
   // has accepted it, and later calls go straight to the agent instead of parsing the URL again every time.
   const split = new Map<string, { origin: string; path: string }>();
@@ -48,6 +61,7 @@ export function undiciHttpSend(agent = new Agent({ keepAliveTimeout: 30_000, con
       headersTimeout: 0,
       bodyTimeout: 0,
     };
+    const agent = agentFor(req.connectTimeoutMs);
     const known = split.get(req.url);
     let res: Dispatcher.ResponseData;
     if (known !== undefined) {
@@ -155,8 +169,8 @@ export async function startGateway(options: NodeGatewayOptions): Promise<Running
       })
     : undefined;
 
-  // The connect timeout is the undici pool's, so it comes from the policy at start (later edits need a restart).
-  const http = undiciHttpSend(new Agent({ keepAliveTimeout: 30_000, connections: 512, connect: { timeout: current.policy.resilience.defaults.connect * 1000 } }));
+  // Each attempt names its target's connect timeout (route and target overrides applied); see agentsByConnectTimeout.
+  const http = undiciHttpSend();
   const now = () => performance.now();
   const resilience = new Resilience({ http, now });
   await resilience.startProbes({

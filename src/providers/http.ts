@@ -7,6 +7,8 @@ export interface UpstreamRequest {
   headers: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
+  /** Milliseconds until the TCP/TLS connection must be up, where the runtime controls it (Node). */
+  connectTimeoutMs?: number;
 }
 
 export interface UpstreamResponse {

@@ -35,6 +35,8 @@ export interface CallContext {
   /** The model id the target knows (after alias resolution). */
   model: string;
   signal: AbortSignal;
+  /** The target's connect timeout for this route, in milliseconds. */
+  connectTimeoutMs?: number;
 }
 
 /**

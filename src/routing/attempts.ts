@@ -197,7 +197,13 @@ async function loop<T>(candidates: Candidate[], opts: AttemptOptions, attempt: A
       const timeouts = config.timeoutsFor(opts.route, name);
       const deadline = new Deadline(name, signal, timeouts.total);
       const run = new AttemptRun(deadline, timeouts, admission.ticket, opts);
-      const ctx: CallContext = { http: opts.http, target: candidate.target, model: candidate.model, signal: deadline.signal };
+      const ctx: CallContext = {
+        http: opts.http,
+        target: candidate.target,
+        model: candidate.model,
+        signal: deadline.signal,
+        connectTimeoutMs: timeouts.connect * 1000,
+      };
       try {
         const value = await attempt(candidate, ctx, run);
         // A stream keeps its deadline and ticket until it ends; anything else is finished here.

@@ -1,21 +1,26 @@
 /**
  * Starts the real Node gateway (src/node.ts startGateway) on 127.0.0.1, a free port, with a policy written to a
- * temp file, for tests that talk to it over HTTP. Audit lines are captured instead of printed.
+ * temp file, for tests that talk to it over HTTP. Audit lines go to `audit` when given, else nowhere.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type RunningGateway } from '../../src/node.js';
+import type { AuditSink } from '../../src/observability/audit.js';
 
 export interface TestGateway extends RunningGateway {
   baseURL: string;
   policyFile: string;
 }
 
-export async function startTestGateway(policyYaml: string, env: Record<string, string> = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  policyYaml: string,
+  env: Record<string, string> = {},
+  audit: AuditSink | 'off' = 'off',
+): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'heddle-test-'));
   const policyFile = join(dir, 'policy.yaml');
   writeFileSync(policyFile, policyYaml);
-  const gw = await startGateway({ policyFile, host: '127.0.0.1', port: 0, audit: 'off', env, watchPolicy: false });
+  const gw = await startGateway({ policyFile, host: '127.0.0.1', port: 0, audit, env, watchPolicy: false });
   return { ...gw, baseURL: `${gw.url}/v1`, policyFile };
 }
