@@ -118,6 +118,7 @@ function attemptOptions(deps: Deps, loaded: LoadedPolicy, decision: Decision, in
     route: decision.route.route.name,
     signal: inbound.signal,
     attempts: trace.attempts,
+    redact: { kinds: loaded.policy.redactKinds, detectors: loaded.detectors },
   };
 }
 

@@ -38,6 +38,8 @@ export interface Explanation {
     kind: string;
     clearance: PrivacyClass;
     region: string | null;
+    /** Cleared only for the request with its redactable values replaced (privacy.redact). */
+    redacted: boolean;
     state: TargetDescription;
   }[];
   removed: { target: string; reason: string }[];
@@ -95,6 +97,7 @@ export function explanation(plan: Plan, { endpoint, model, policy, cache, state 
       kind: c.target.kind,
       clearance: c.target.clearance,
       region: c.target.region ?? null,
+      redacted: c.redacted === true,
       state: state(c.target.name),
     })),
     removed,

@@ -56,6 +56,8 @@ export interface Policy {
   /** What GET /v1/models lists: aliases and literal route patterns. */
   readonly exposedModels: readonly string[];
   readonly privacyDefault: PrivacyClass;
+  /** Finding kinds that may be redacted for a target cleared for less (privacy.redact). */
+  readonly redactKinds: ReadonlySet<string>;
   readonly tenants: ReadonlyMap<string, RuntimeTenant>;
   /** SHA-256 digests of the declared API keys, each with its tenant. */
   readonly keys: ReadonlyArray<{ digest: Uint8Array; tenant: RuntimeTenant }>;
@@ -155,6 +157,7 @@ export function compilePolicy(file: PolicyFile, source: string, runtime: Runtime
     models,
     exposedModels,
     privacyDefault: file.privacy.default,
+    redactKinds: new Set(file.privacy.redact),
     tenants,
     keys,
     anonymousTenant,

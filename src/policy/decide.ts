@@ -2,6 +2,8 @@ import { authenticate, type Tenant } from '../auth/index.js';
 import type { LoadedPolicy } from '../deps.js';
 import type { ChatRequest, EmbeddingsRequest } from '../dialects/openai/schema.js';
 import { invalidRequest, HeddleError } from '../errors.js';
+import { classRank, maxClass, type PrivacyClass } from '../privacy/classes.js';
+import { redactRequest } from '../privacy/redact.js';
 import { classifyRequest, PRIVACY_HEADER, withRouteRule, type ClassDecision } from '../privacy/stage.js';
 import { planRoute, type RouteDecision, type RoutePlan } from '../routing/route.js';
 import type { StrategyOptions } from '../routing/strategy.js';
@@ -47,7 +49,8 @@ export async function planRequest(
   });
   const purpose = resolvePurpose(tenant, input.headers.get(PURPOSE_HEADER));
   const content = classifyRequest(req, tenant, input.headers.get(PRIVACY_HEADER), loaded.detectors);
-  const route = planRoute(policy, { request: req, purpose, tenant, class: content.class }, options);
+  const redactedClass = classAfterRedaction(loaded, req, content);
+  const route = planRoute(policy, { request: req, purpose, tenant, class: content.class, redactedClass }, options);
   return { tenant, purpose, privacy: withRouteRule(content, route.route?.privacy), route };
 }
 
@@ -63,6 +66,19 @@ export async function decideRequest(
   if (error !== undefined) throw error;
   if (route === undefined) throw new HeddleError({ status: 500, type: 'api_error', message: 'Internal error in Heddle (this is a bug).' });
   return { tenant: plan.tenant, purpose: plan.purpose, privacy: plan.privacy, route: { route, candidates, removed } };
+}
+
+/**
+ * The class the request would have with the policy's redactable values replaced (tenant floor and header still
+ * count); undefined when redaction is off or would change nothing.
+ */
+function classAfterRedaction(loaded: LoadedPolicy, req: ChatRequest | EmbeddingsRequest, content: ClassDecision): PrivacyClass | undefined {
+  const kinds = loaded.policy.redactKinds;
+  if (kinds.size === 0 || !Object.keys(content.findings).some((k) => kinds.has(k))) return undefined;
+  const { remaining } = redactRequest(req, loaded.detectors, kinds);
+  const floors = [content.sources.tenant, content.sources.header].filter((c): c is PrivacyClass => c !== null);
+  const cls = maxClass(remaining.class, ...floors);
+  return classRank(cls) < classRank(content.class) ? cls : undefined;
 }
 
 function resolvePurpose(tenant: Tenant, header: string | null): string {

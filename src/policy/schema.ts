@@ -114,6 +114,13 @@ export const privacySchema = z.strictObject({
   keywords: z.array(keywordRuleSchema).default([]),
   /** Also look for items split across adjacent messages. */
   cross_boundary: z.boolean().default(true),
+  /**
+   * Finding kinds whose values may be replaced by placeholders so a target cleared for less can serve the request
+   * (restored in the answer). Never secrets: they are not accepted here.
+   */
+  redact: z
+    .array(z.string().regex(/^(card|iban|ssn|email|phone|custom\.[\w.-]+|keyword\.[\w.-]+)$/, 'a finding kind: card, iban, ssn, email, phone, custom.<name> or keyword.<name> (never secrets)'))
+    .default([]),
 });
 
 export const authSchema = z.strictObject({
@@ -134,7 +141,7 @@ export const policySchema = z
     routes: z.array(routeSchema).min(1),
     tenants: z.record(nameSchema, tenantSchema).default({}),
     auth: authSchema.default({}),
-    privacy: privacySchema.default({ default: 'internal', patterns: [], keywords: [], cross_boundary: true }),
+    privacy: privacySchema.default({ default: 'internal', patterns: [], keywords: [], cross_boundary: true, redact: [] }),
     limits: z
       .strictObject({ max_body_bytes: z.number().int().positive().default(4 * 1024 * 1024) })
       .default({ max_body_bytes: 4 * 1024 * 1024 }),

@@ -9,9 +9,7 @@ import type { Finding } from './finding.js';
  * restored in the answer, streamed or not. Secrets are never redacted (a redacted secret still tells the target
  * where one was, and restoring one into an answer would echo it): their kinds are refused here whatever the
  * caller asks. The redacted request is classified again, so a value the per-text pass missed (split across
- * messages) keeps the request at its class.
- *
- * Not wired into the spine yet: see docs/privacy.md.
+ * messages) keeps the request at its class. Routing and the attempt loop use it for privacy.redact.
  */
 
 const NEVER = /^(secret\.|detector_error\.)/;

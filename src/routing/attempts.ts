@@ -3,6 +3,8 @@ import { HeddleError, toHeddleError } from '../errors.js';
 import type { HttpSend } from '../providers/http.js';
 import { adapterFor } from '../providers/index.js';
 import type { CallContext } from '../providers/types.js';
+import type { ClassifierConfig } from '../privacy/config.js';
+import { redactRequest, restoreChunks, restoreCompletion, type Redaction } from '../privacy/redact.js';
 import type { ResolvedTimeouts, ResilienceConfig } from '../resilience/config.js';
 import type { Resilience, Ticket } from '../resilience/index.js';
 import { backoffSeconds, shouldRetry } from '../resilience/retry.js';
@@ -27,6 +29,8 @@ export interface AttemptOptions {
   signal: AbortSignal;
   /** Filled in order with each attempt's outcome, for the audit line (also when every attempt fails). */
   attempts: AttemptRecord[];
+  /** How to redact for candidates cleared only for the redacted request (the policy's privacy.redact). */
+  redact?: { kinds: ReadonlySet<string>; detectors: ClassifierConfig };
 }
 
 export interface AttemptRecord {
@@ -45,10 +49,21 @@ export interface Served<T> {
 export async function attemptChat(req: ChatRequest, candidates: Candidate[], opts: AttemptOptions): Promise<Served<ChatCompletion>> {
   return loop(candidates, opts, async (candidate, ctx, run) => {
     run.deadline.arm(run.timeouts.firstByte, 'first_byte');
-    const answer = await adapterFor(candidate.target.kind).chat(req, ctx);
+    const { body, redaction } = requestFor(req, candidate, opts);
+    const answer = await adapterFor(candidate.target.kind).chat(body, ctx);
     run.finished(answer.usage?.completion_tokens);
-    return answer;
+    return redaction === undefined ? answer : restoreCompletion(answer, redaction);
   });
+}
+
+/**
+ * What a candidate is sent: the request itself, or, for a candidate cleared only for the redacted request, a copy
+ * with the policy's redactable values replaced by placeholders (and the redaction that restores the answer).
+ */
+function requestFor<T extends ChatRequest | EmbeddingsRequest>(req: T, candidate: Candidate, opts: AttemptOptions): { body: T; redaction?: Redaction } {
+  if (!candidate.redacted || opts.redact === undefined) return { body: req };
+  const { request, redaction } = redactRequest(req, opts.redact.detectors, opts.redact.kinds);
+  return { body: request, redaction };
 }
 
 export async function attemptEmbeddings(
@@ -58,7 +73,7 @@ export async function attemptEmbeddings(
 ): Promise<Served<EmbeddingsResponse>> {
   return loop(candidates, opts, async (candidate, ctx, run) => {
     run.deadline.arm(run.timeouts.firstByte, 'first_byte');
-    const answer = await adapterFor(candidate.target.kind).embeddings(req, ctx);
+    const answer = await adapterFor(candidate.target.kind).embeddings(requestFor(req, candidate, opts).body, ctx);
     run.finished(undefined);
     return answer;
   });
@@ -72,7 +87,9 @@ export async function attemptChatStream(
 ): Promise<Served<AsyncIterable<ChatChunk>>> {
   return loop(candidates, opts, async (candidate, ctx, run) => {
     run.deadline.arm(run.timeouts.firstByte, 'first_byte');
-    const iterator = (await adapterFor(candidate.target.kind).chatStream(req, ctx))[Symbol.asyncIterator]();
+    const { body, redaction } = requestFor(req, candidate, opts);
+    const upstream = await adapterFor(candidate.target.kind).chatStream(body, ctx);
+    const iterator = (redaction === undefined ? upstream : restoreChunks(upstream, redaction))[Symbol.asyncIterator]();
     const buffered: ChatChunk[] = [];
     try {
       for (;;) {

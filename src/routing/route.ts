@@ -12,6 +12,8 @@ export interface Candidate {
   target: RuntimeTarget;
   /** Model id on that target. */
   model: string;
+  /** Cleared only for the redacted request: the attempt sends placeholders and restores the answer. */
+  redacted?: boolean;
 }
 
 export interface RemovedCandidate {
@@ -39,6 +41,8 @@ export interface RouteQuery {
   tenant: Tenant;
   /** The class before the route's own rule. */
   class: PrivacyClass;
+  /** The class the request would have with its redactable values replaced; absent when nothing is redactable. */
+  redactedClass?: PrivacyClass | undefined;
 }
 
 /** Everything routing decided, also when it refused: explain shows this; the spine throws `error`. */
@@ -93,15 +97,21 @@ export function planRoute(policy: Policy, query: RouteQuery, options: StrategyOp
   const paramError = checkParams(route, request);
   if (paramError !== undefined) return refused(paramError, cls);
 
+  // A target below the class may still serve the redacted request if it is cleared for what redaction leaves.
+  const redactedCls =
+    query.redactedClass === undefined ? undefined : route.privacy === undefined ? query.redactedClass : maxClass(query.redactedClass, route.privacy);
   const kept: Candidate[] = [];
   const removed: RemovedCandidate[] = [];
   for (const target of route.targets) {
-    if (classRank(target.clearance) < classRank(cls)) {
+    const cleared = classRank(target.clearance) >= classRank(cls);
+    const clearedRedacted = !cleared && redactedCls !== undefined && classRank(target.clearance) >= classRank(redactedCls);
+    if (!cleared && !clearedRedacted) {
       removed.push({ target: target.name, reason: `clearance ${target.clearance} is below class ${cls}` });
     } else if (target.unusable !== undefined) {
       removed.push({ target: target.name, reason: target.unusable });
     } else {
-      kept.push({ target, model: policy.models.get(request.model)?.get(target.name) ?? request.model });
+      const model = policy.models.get(request.model)?.get(target.name) ?? request.model;
+      kept.push(clearedRedacted ? { target, model, redacted: true } : { target, model });
     }
   }
   if (kept.length === 0) {

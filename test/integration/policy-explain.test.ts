@@ -85,6 +85,7 @@ describe('POST /v1/heddle/explain', () => {
           kind: 'openai-compatible',
           clearance: 'restricted',
           region: 'lab',
+          redacted: false,
           state: expect.objectContaining({ target: 'local', breaker: expect.objectContaining({ state: 'closed' }), outstanding: 0 }),
         },
       ],
