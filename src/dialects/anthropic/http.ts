@@ -11,6 +11,7 @@ import type { ChatChunk } from '../openai/schema.js';
 import { estimateTokens, fromCompletion, MessagesStreamTranslator, toCanonical } from './translate.js';
 import { countTokensRequestSchema, messagesRequestSchema } from './wire.js';
 import { linkAbort } from '../../stream/abort.js';
+import { streamResponse } from '../../stream/respond.js';
 
 // The Anthropic dialect's HTTP edge: POST /v1/messages (JSON or Anthropic's SSE events) and
 // /v1/messages/count_tokens (DeepFabric calls it to check a key). Errors use Anthropic's shape,
@@ -99,42 +100,19 @@ function sseResponse(
   abort: AbortController,
   headers: Record<string, string>,
 ): Response {
-  const iterator = chunks[Symbol.asyncIterator]();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        for (;;) {
-          const next = await iterator.next();
-          if (next.done) {
-            for (const event of translator.end()) controller.enqueue(encodeSseEvent(event.type, event));
-            controller.close();
-            trace.finish(200);
-            return;
-          }
-          if (next.value.usage) trace.usage = next.value.usage;
-          const events = translator.push(next.value);
-          if (events.length === 0) continue;
-          trace.markFirstByte();
-          for (const event of events) controller.enqueue(encodeSseEvent(event.type, event));
-          return;
-        }
-      } catch (err) {
-        // After commit a failure is an `error` event and no message_stop, so no client mistakes it for an end.
-        const error = toHeddleError(err);
-        controller.enqueue(encodeSseEvent('error', { type: 'error', error: { type: anthropicErrorType(error), message: error.message } }));
-        controller.close();
-        trace.finish(error.status, error);
-      }
+  const encode = (events: ReturnType<MessagesStreamTranslator['end']>) => events.map((event) => encodeSseEvent(event.type, event));
+  return streamResponse(
+    chunks,
+    {
+      contentType: 'text/event-stream; charset=utf-8',
+      chunk: (chunk) => encode(translator.push(chunk)),
+      end: () => encode(translator.end()),
+      // After commit a failure is an `error` event and no message_stop, so no client mistakes it for an end.
+      error: (error) => encodeSseEvent('error', { type: 'error', error: { type: anthropicErrorType(error), message: error.message } }),
     },
-    async cancel() {
-      abort.abort();
-      trace.finish(499);
-      await iterator.return?.();
-    },
-  });
-  return new Response(body, {
-    status: 200,
-    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers },
-  });
+    trace,
+    abort,
+    headers,
+  );
 }
 

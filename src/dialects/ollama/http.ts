@@ -2,7 +2,7 @@ import type { Context, Hono } from 'hono';
 import type { HeddleEnv } from '../../app.js';
 import { remoteAddressOf } from '../../auth/index.js';
 import type { Deps } from '../../deps.js';
-import { errorHeaders, HeddleError, invalidRequest, toHeddleError } from '../../errors.js';
+import { errorHeaders, HeddleError, toHeddleError } from '../../errors.js';
 import { matchRoute } from '../../routing/route.js';
 import { RequestTrace, runChat, runEmbeddings, type Inbound } from '../../spine.js';
 import { decisionHeaders } from '../openai/http.js';
@@ -24,6 +24,7 @@ import {
   type OllamaModelDetails,
 } from './wire.js';
 import { linkAbort } from '../../stream/abort.js';
+import { streamResponse } from '../../stream/respond.js';
 
 // The Ollama dialect's HTTP edge: /api/chat, /api/generate, /api/embed (and the legacy /api/embeddings),
 // /api/show, /api/tags, /api/ps, /api/version. Requests run through the same spine as OpenAI ones; answers are
@@ -231,42 +232,21 @@ function ndjsonResponse(
   headers: Record<string, string>,
   elapsed: () => number,
 ): Response {
-  const iterator = chunks[Symbol.asyncIterator]();
   const encoder = new TextEncoder();
   const line = (value: unknown) => encoder.encode(`${JSON.stringify(value)}\n`);
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        for (;;) {
-          const next = await iterator.next();
-          if (next.done) {
-            for (const obj of translator.end(elapsed())) controller.enqueue(line(obj));
-            controller.close();
-            trace.finish(200);
-            return;
-          }
-          if (next.value.usage) trace.usage = next.value.usage;
-          const out = translator.push(next.value);
-          if (out.length === 0) continue;
-          trace.markFirstByte();
-          for (const obj of out) controller.enqueue(line(obj));
-          return;
-        }
-      } catch (err) {
-        // After commit an error is a final `{"error": ...}` line (as Ollama does), never a clean-looking `done`.
-        const error = toHeddleError(err);
-        controller.enqueue(line({ error: error.message }));
-        controller.close();
-        trace.finish(error.status, error);
-      }
+  return streamResponse(
+    chunks,
+    {
+      contentType: NDJSON,
+      chunk: (chunk) => translator.push(chunk).map(line),
+      end: () => translator.end(elapsed()).map(line),
+      // After commit an error is a final `{"error": ...}` line (as Ollama does), never a clean-looking `done`.
+      error: (error) => line({ error: error.message }),
     },
-    async cancel() {
-      abort.abort();
-      trace.finish(499);
-      await iterator.return?.();
-    },
-  });
-  return new Response(body, { status: 200, headers: { 'content-type': NDJSON, ...headers } });
+    trace,
+    abort,
+    headers,
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -10,6 +10,7 @@ import type { HeddleEnv } from '../../app.js';
 import { parseJsonBody, validate } from './parse.js';
 import { chatRequestSchema, embeddingsRequestSchema, type ChatChunk, type ChatRequest } from './schema.js';
 import { linkAbort } from '../../stream/abort.js';
+import { streamResponse } from '../../stream/respond.js';
 
 // The OpenAI dialect's HTTP edge: /v1/chat/completions, /v1/embeddings, /v1/models. Parses, runs the spine,
 // writes JSON or SSE, and turns any HeddleError into OpenAI's error shape.
@@ -105,9 +106,8 @@ function coalesceFirstWrites(bindings: unknown): void {
 }
 
 /**
- * Writes committed chunks as SSE, one event per chunk as it arrives (pull-based, so a slow client slows the
- * upstream read instead of buffering). Usage is always requested upstream; it reaches the client only when asked.
- * A failure after commit ends with an `error` event and no `[DONE]`, so no client mistakes it for a clean end.
+ * Committed chunks as SSE, one event per chunk, ending with `data: [DONE]`, or with an `error` event and no
+ * `[DONE]` after a failure. Usage is always requested upstream; it reaches the client only when asked.
  */
 function sseResponse(
   chunks: AsyncIterable<ChatChunk>,
@@ -116,44 +116,23 @@ function sseResponse(
   abort: AbortController,
   headers: Record<string, string>,
 ): Response {
-  const iterator = chunks[Symbol.asyncIterator]();
   const wantsUsage = req.stream_options?.include_usage === true;
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        for (;;) {
-          const next = await iterator.next();
-          if (next.done) {
-            controller.enqueue(SSE_DONE);
-            controller.close();
-            trace.finish(200);
-            return;
-          }
-          const chunk = next.value;
-          if (chunk.usage) trace.usage = chunk.usage;
-          if (!wantsUsage) {
-            if (chunk.choices.length === 0) continue;
-            if (chunk.usage !== undefined) delete chunk.usage;
-          }
-          trace.markFirstByte();
-          controller.enqueue(encodeSseData(chunk));
-          return;
+  return streamResponse(
+    chunks,
+    {
+      contentType: 'text/event-stream; charset=utf-8',
+      chunk: (chunk) => {
+        if (!wantsUsage) {
+          if (chunk.choices.length === 0) return [];
+          if (chunk.usage !== undefined) delete chunk.usage;
         }
-      } catch (err) {
-        const error = toHeddleError(err);
-        controller.enqueue(encodeSseEvent('error', error.toJSON()));
-        controller.close();
-        trace.finish(error.status, error);
-      }
+        return [encodeSseData(chunk)];
+      },
+      end: () => [SSE_DONE],
+      error: (error) => encodeSseEvent('error', error.toJSON()),
     },
-    async cancel() {
-      abort.abort();
-      trace.finish(499);
-      await iterator.return?.();
-    },
-  });
-  return new Response(body, {
-    status: 200,
-    headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers },
-  });
+    trace,
+    abort,
+    headers,
+  );
 }
