@@ -37,7 +37,7 @@
  * `outputDimensionality` (default 8) values. Usage counts are words. Every request is recorded in `requests`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback, readRequest } from './loopback.js';
 
 export interface RecordedRequest {
   method: string;
@@ -95,17 +95,9 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req);
-    let body: unknown = raw;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      // recorded as text; rejected below
-    }
-    const headers = Object.fromEntries(
-      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]),
-    );
-    requests.push({ method: req.method ?? '', path: req.url ?? '', headers, body });
+    const recorded = await readRequest(req);
+    const { headers, body } = recorded;
+    requests.push(recorded);
 
     const url = new URL(req.url ?? '/', 'http://fake');
     const route = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|batchEmbedContents)$/.exec(url.pathname);
@@ -211,17 +203,8 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     return sendStream(res, sse, events);
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { url, close } = await listenOnLoopback(server);
+  return { url, requests, close };
 }
 
 function embed(res: ServerResponse, model: string, body: Json): void {
@@ -339,11 +322,3 @@ function sendError(res: ServerResponse, status: number, message: string, details
   res.end(JSON.stringify({ error: { code: status, message, status: STATUS_NAMES[status] ?? 'UNKNOWN', ...(details ? { details } : {}) } }));
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}

@@ -26,7 +26,7 @@
  * and would otherwise land at random between a test's request and its look at `requests`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback, readBody } from './loopback.js';
 
 export interface RecordedRequest {
   method: string;
@@ -59,7 +59,6 @@ export interface FakeOpenAi {
 export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<FakeOpenAi> {
   const requests: RecordedRequest[] = [];
   const probes: RecordedRequest[] = [];
-  const sockets = new Set<import('node:net').Socket>();
   let abortedByClient = 0;
   const served = new Map<string, number>();
   const server = createServer((req, res) => {
@@ -68,16 +67,7 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     });
     void handle(req, res, options, { requests, probes }, served).catch(() => res.destroy());
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const { url, close } = await listenOnLoopback(server, options.port);
   return {
     url,
     baseURL: `${url}/v1`,
@@ -86,21 +76,12 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     get abortedByClient() {
       return abortedByClient;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
 
 const PROBE_PATHS: ReadonlySet<string> = new Set(['/health', '/v1/models', '/v1/load', '/api/tags']);
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const chunk of req) parts.push(chunk as Buffer);
-  return Buffer.concat(parts).toString('utf8');
-}
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
