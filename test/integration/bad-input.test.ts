@@ -1,31 +1,30 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import type { FakeOpenAi } from '../support/fake-openai.js';
+import { startGatewayOverFakeOpenAi, type TestGateway } from '../support/gateway.js';
 
 // Every malformed request gets the documented status and an OpenAI-shaped error naming the field; none is a 500
 // and none reaches the upstream.
 
 let upstream: FakeOpenAi;
 let gateway: TestGateway;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  upstream = await startFakeOpenAi();
-  gateway = await startTestGateway(`
+  ({ upstream, gateway, close: stop } = await startGatewayOverFakeOpenAi(
+    (up) => `
 version: 1
 targets:
-  up: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted }
+  up: { kind: openai-compatible, url: ${up.baseURL}, clearance: restricted }
 models:
   chat: { up: echo }
 routes:
   - { match: { model: chat }, targets: [up] }
 limits: { max_body_bytes: 2048 }
-`);
+`,
+  ));
 });
 
-afterAll(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
+afterAll(() => stop?.());
 
 const user = [{ role: 'user', content: 'hi' }];
 

@@ -1,23 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sseEvents } from '../../src/stream/sse.js';
-import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import type { FakeOpenAi } from '../support/fake-openai.js';
+import { startGatewayOverFakeOpenAi, type TestGateway } from '../support/gateway.js';
 
 // Anthropic's Messages API on Heddle, over real HTTP, to a loopback OpenAI-wire target: what the anthropic SDKs
 // (and DeepFabric's `provider: anthropic`) send, and the answers, SSE events and errors they expect.
 
 let upstream: FakeOpenAi;
 let gateway: TestGateway;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  upstream = await startFakeOpenAi();
-  gateway = await startTestGateway(`
+  ({ upstream, gateway, close: stop } = await startGatewayOverFakeOpenAi(
+    (up) => `
 version: 1
 targets:
-  up: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted }
-  emu: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted, structured_output: emulate }
+  up: { kind: openai-compatible, url: ${up.baseURL}, clearance: restricted }
+  emu: { kind: openai-compatible, url: ${up.baseURL}, clearance: restricted, structured_output: emulate }
   # Its own target: after a 429 with Retry-After the attempt stage cools the target down.
-  busy: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted }
+  busy: { kind: openai-compatible, url: ${up.baseURL}, clearance: restricted }
 models:
   claude-chat: { up: echo }
   claude-tool: { up: tool }
@@ -28,13 +29,11 @@ routes:
   - { name: busy, match: { model: claude-limited }, targets: [busy] }
   - { name: emulated, match: { model: [claude-json, claude-echo-emu] }, targets: [emu] }
   - { name: rest, match: { model: "*" }, targets: [up] }
-`);
+`,
+  ));
 });
 
-afterAll(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
+afterAll(() => stop?.());
 
 const HEADERS = { 'content-type': 'application/json', 'x-api-key': 'sk-ant-dummy', 'anthropic-version': '2023-06-01' };
 const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>

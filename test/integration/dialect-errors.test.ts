@@ -1,30 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import type { FakeOpenAi } from '../support/fake-openai.js';
+import { startGatewayOverFakeOpenAi, type TestGateway } from '../support/gateway.js';
 
 // Errors raised before any handler runs (body limit, unknown path) still answer in the client's own dialect.
 
 let upstream: FakeOpenAi;
 let gateway: TestGateway;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  upstream = await startFakeOpenAi();
-  gateway = await startTestGateway(`
+  ({ upstream, gateway, close: stop } = await startGatewayOverFakeOpenAi(
+    (up) => `
 version: 1
 targets:
-  up: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted }
+  up: { kind: openai-compatible, url: ${up.baseURL}, clearance: restricted }
 models:
   chat: { up: echo }
 routes:
   - { match: { model: "*" }, targets: [up] }
 limits: { max_body_bytes: 1024 }
-`);
+`,
+  ));
 });
 
-afterAll(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
+afterAll(() => stop?.());
 
 const big = 'x'.repeat(4096);
 const post = (path: string, body: unknown) =>

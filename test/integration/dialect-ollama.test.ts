@@ -1,22 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import type { FakeOpenAi } from '../support/fake-openai.js';
+import { startGatewayOverFakeOpenAi, type TestGateway } from '../support/gateway.js';
 
 // Ollama's native API on Heddle, over real HTTP, to a loopback OpenAI-wire target: what the `ollama` client
 // (and DeepFabric's `evaluate --backend ollama`) sends, and the answers, NDJSON streams and errors it expects.
 
 let upstream: FakeOpenAi;
 let gateway: TestGateway;
+let stop: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  upstream = await startFakeOpenAi();
-  gateway = await startTestGateway(`
+  ({ upstream, gateway, close: stop } = await startGatewayOverFakeOpenAi(
+    (up) => `
 version: 1
 targets:
-  up: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted }
-  emu: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted, structured_output: emulate }
+  up: { kind: openai-compatible, url: ${up.baseURL}, clearance: restricted }
+  emu: { kind: openai-compatible, url: ${up.baseURL}, clearance: restricted, structured_output: emulate }
   # Its own target: after a 429 with Retry-After the attempt stage cools the target down.
-  busy: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted }
+  busy: { kind: openai-compatible, url: ${up.baseURL}, clearance: restricted }
 models:
   chat: { up: echo }
   tooly: { up: tool }
@@ -26,13 +27,11 @@ routes:
   - { name: emulated, match: { model: jsony }, targets: [emu] }
   - { name: busy, match: { model: limited }, targets: [busy] }
   - { name: rest, match: { model: "*" }, targets: [up] }
-`);
+`,
+  ));
 });
 
-afterAll(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
+afterAll(() => stop?.());
 
 const post = (path: string, body: unknown) =>
   fetch(`${gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import type { FakeOpenAi } from '../support/fake-openai.js';
+import { startGatewayOverFakeOpenAi, type TestGateway } from '../support/gateway.js';
 
 // What DeepFabric (through outlines and its llm evaluation backend) sends on the OpenAI dialect, with the openai
 // SDK as the client: strict json_schema with $defs/$ref and anyOf null, emulated or native, and multi-turn
@@ -9,15 +9,16 @@ import { startTestGateway, type TestGateway } from '../support/gateway.js';
 
 let upstream: FakeOpenAi;
 let gateway: TestGateway;
+let stop: (() => Promise<void>) | undefined;
 let client: OpenAI;
 
 beforeAll(async () => {
-  upstream = await startFakeOpenAi();
-  gateway = await startTestGateway(`
+  ({ upstream, gateway, close: stop } = await startGatewayOverFakeOpenAi(
+    (up) => `
 version: 1
 targets:
-  up: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted }
-  emu: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted, structured_output: emulate }
+  up: { kind: openai-compatible, url: ${up.baseURL}, clearance: restricted }
+  emu: { kind: openai-compatible, url: ${up.baseURL}, clearance: restricted, structured_output: emulate }
 models:
   teacher-emu: { emu: json }
   teacher-echo: { up: echo }
@@ -25,14 +26,12 @@ models:
 routes:
   - { name: emulated, match: { model: teacher-emu }, targets: [emu] }
   - { name: rest, match: { model: "*" }, targets: [up] }
-`);
+`,
+  ));
   client = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'dummy', maxRetries: 0 });
 });
 
-afterAll(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
+afterAll(() => stop?.());
 
 const strictSchema = {
   $defs: { Flag: { type: 'boolean' } },

@@ -1,31 +1,28 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startGatewayOverFakeOpenAi, type TestGateway } from '../support/gateway.js';
 
-let upstream: FakeOpenAi;
 let gateway: TestGateway;
+let stop: (() => Promise<void>) | undefined;
 let client: OpenAI;
 
 beforeAll(async () => {
-  upstream = await startFakeOpenAi();
-  gateway = await startTestGateway(`
+  ({ gateway, close: stop } = await startGatewayOverFakeOpenAi(
+    (up) => `
 version: 1
 targets:
-  up: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted }
+  up: { kind: openai-compatible, url: ${up.baseURL}, clearance: restricted }
 models:
   chat: { up: echo }
   bad: { up: error-500 }
 routes:
   - { name: main, match: { model: "*" }, targets: [up] }
-`);
+`,
+  ));
   client = new OpenAI({ baseURL: gateway.baseURL, apiKey: 'k', maxRetries: 0 });
 });
 
-afterAll(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
+afterAll(() => stop?.());
 
 function sample(text: string, name: string, labels: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));

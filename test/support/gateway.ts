@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, type RunningGateway } from '../../src/node.js';
 import type { AuditSink } from '../../src/observability/audit.js';
+import { startFakeOpenAi, type FakeOpenAi } from './fake-openai.js';
 
 export interface TestGateway extends RunningGateway {
   baseURL: string;
@@ -23,4 +24,25 @@ export async function startTestGateway(
   writeFileSync(policyFile, policyYaml);
   const gw = await startGateway({ policyFile, host: '127.0.0.1', port: 0, audit, env, watchPolicy: false });
   return { ...gw, baseURL: `${gw.url}/v1`, policyFile };
+}
+
+export interface GatewayOverFake {
+  upstream: FakeOpenAi;
+  gateway: TestGateway;
+  /** Stops the gateway, then the upstream. */
+  close(): Promise<void>;
+}
+
+/** A fake OpenAI-wire upstream and a gateway whose policy is written around it (most integration tests). */
+export async function startGatewayOverFakeOpenAi(policy: (upstream: FakeOpenAi) => string): Promise<GatewayOverFake> {
+  const upstream = await startFakeOpenAi();
+  const gateway = await startTestGateway(policy(upstream));
+  return {
+    upstream,
+    gateway,
+    close: async () => {
+      await gateway.close();
+      await upstream.close();
+    },
+  };
 }
