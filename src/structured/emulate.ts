@@ -65,20 +65,21 @@ export function instructedRequest(req: ChatRequest, wanted: JsonWanted): ChatReq
 export type ModeOf = (target: Target) => StructuredOutputMode;
 
 export function withStructuredOutput(inner: ProviderAdapter, modeOf: ModeOf): ProviderAdapter {
+  // Not async: a request that asks for no JSON is the inner adapter's promise itself, without another one around it.
   return {
-    async chat(req, ctx) {
+    chat(req, ctx) {
       const wanted = jsonWanted(req);
       if (wanted === undefined) return inner.chat(req, ctx);
-      if (modeOf(ctx.target) === 'native') return unwrapJson(await inner.chat(req, ctx));
+      if (modeOf(ctx.target) === 'native') return inner.chat(req, ctx).then(unwrapJson);
       return emulate(inner, req, wanted, ctx);
     },
 
-    async chatStream(req, ctx) {
+    chatStream(req, ctx) {
       const wanted = jsonWanted(req);
       if (wanted === undefined || modeOf(ctx.target) === 'native') return inner.chatStream(req, ctx);
       // A validated answer is only known once complete, so it is streamed after the fact.
-      const completion = await emulate(inner, { ...req, stream: false }, wanted, ctx);
-      return asChunks(completion, req.stream_options?.include_usage === true);
+      const include = req.stream_options?.include_usage === true;
+      return emulate(inner, { ...req, stream: false }, wanted, ctx).then((completion) => asChunks(completion, include));
     },
 
     embeddings: (req, ctx) => inner.embeddings(req, ctx),
