@@ -104,9 +104,9 @@ export class RequestTrace {
   }
 }
 
-async function decide(deps: Deps, loaded: LoadedPolicy, req: ChatRequest | EmbeddingsRequest, inbound: Inbound, requestId: string): Promise<Decision> {
+function decide(deps: Deps, loaded: LoadedPolicy, req: ChatRequest | EmbeddingsRequest, inbound: Inbound, requestId: string): Decision {
   // Live outstanding/latency/node load from the resilience state order least-loaded and fastest routes.
-  return { requestId, ...(await decideRequest(loaded, req, inbound, { stats: deps.resilience.stats })) };
+  return { requestId, ...decideRequest(loaded, req, inbound, { stats: deps.resilience.stats }) };
 }
 
 /** The attempt loop's inputs: the process's resilience state and this policy's settings for the route. */
@@ -124,7 +124,7 @@ function attemptOptions(deps: Deps, loaded: LoadedPolicy, decision: Decision, in
 
 export async function runChat(deps: Deps, req: ChatRequest, inbound: Inbound, trace: RequestTrace): Promise<ChatOutcome> {
   const loaded = deps.policy();
-  const decision = await decide(deps, loaded, req, inbound, trace.requestId);
+  const decision = decide(deps, loaded, req, inbound, trace.requestId);
   trace.decision = decision;
   const opts = attemptOptions(deps, loaded, decision, inbound, trace);
   // Stage 5: the cache answers, joins an identical call in flight, or runs the attempt loop (under a signal of
@@ -164,7 +164,7 @@ export async function runEmbeddings(
   trace: RequestTrace,
 ): Promise<{ answer: EmbeddingsResponse; decision: Decision; target: string; cache: CacheStatus }> {
   const loaded = deps.policy();
-  const decision = await decide(deps, loaded, req, inbound, trace.requestId);
+  const decision = decide(deps, loaded, req, inbound, trace.requestId);
   trace.decision = decision;
   const out = await cachedEmbeddings(req, cacheContext(deps, loaded, decision, inbound), async () => {
     const served = await attemptEmbeddings(req, decision.route.candidates, attemptOptions(deps, loaded, decision, inbound, trace));

@@ -55,7 +55,7 @@ export function mountExplain(app: Hono<HeddleEnv>, deps: Deps): void {
     const isEmbeddings = typeof body === 'object' && body !== null && 'input' in body && !('messages' in body);
     const req = isEmbeddings ? validate(embeddingsRequestSchema, body) : validate(chatRequestSchema, body);
     const loaded = deps.policy();
-    const plan = await planRequest(loaded, req, { headers: c.req.raw.headers, remoteAddress: remoteAddressOf(c.env) });
+    const plan = planRequest(loaded, req, { headers: c.req.raw.headers, remoteAddress: remoteAddressOf(c.env) });
     const { policy } = loaded;
     return c.json(
       explanation(plan, {

@@ -15,7 +15,7 @@ export const PURPOSE_HEADER = 'x-heddle-purpose';
 export const DEFAULT_PURPOSE = 'generation';
 
 export interface DecisionInput {
-  headers: Headers;
+  headers: Pick<Headers, 'get'>;
   /** The peer address where the runtime knows it (Node). */
   remoteAddress?: string | undefined;
 }
@@ -35,12 +35,12 @@ export interface PolicyDecision {
 }
 
 /** The whole plan, also when routing refuses (explain reports it); an unauthenticated caller still gets 401. */
-export async function planRequest(
+export function planRequest(
   loaded: LoadedPolicy,
   req: ChatRequest | EmbeddingsRequest,
   input: DecisionInput,
   options: StrategyOptions = {},
-): Promise<Plan> {
+): Plan {
   const { policy } = loaded;
   const tenant = authenticate(policy, {
     authorization: input.headers.get('authorization'),
@@ -55,13 +55,13 @@ export async function planRequest(
 }
 
 /** The decision the spine serves: a route with at least one cleared candidate, or the refusal thrown. */
-export async function decideRequest(
+export function decideRequest(
   loaded: LoadedPolicy,
   req: ChatRequest | EmbeddingsRequest,
   input: DecisionInput,
   options: StrategyOptions = {},
-): Promise<PolicyDecision> {
-  const plan = await planRequest(loaded, req, input, options);
+): PolicyDecision {
+  const plan = planRequest(loaded, req, input, options);
   const { route, candidates, removed, error } = plan.route;
   if (error !== undefined) throw error;
   if (route === undefined) throw new HeddleError({ status: 500, type: 'api_error', message: 'Internal error in Heddle (this is a bug).' });

@@ -40,9 +40,9 @@ const chat = (model: string, content = 'hello', extra: Partial<ChatRequest> = {}
 const input = (headers: Record<string, string> = {}, remoteAddress = '127.0.0.1') => ({ headers: new Headers(headers), remoteAddress });
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
-async function refusal(p: Promise<unknown>): Promise<HeddleError> {
+async function refusal(decide: () => unknown): Promise<HeddleError> {
   try {
-    await p;
+    await decide();
   } catch (err) {
     if (err instanceof HeddleError) return err;
     throw err;
@@ -67,10 +67,10 @@ describe('auth', () => {
   it('treats unknown keys from loopback as anonymous (dummy keys work locally) and refuses them from elsewhere', async () => {
     const loaded = await policy();
     expect((await decideRequest(loaded, chat('misc-1'), input(bearer('dummy'), '::ffff:127.0.0.1'))).tenant.name).toBe('anonymous');
-    const err = await refusal(decideRequest(loaded, chat('misc-1'), input(bearer('dummy'), '203.0.113.9')));
+    const err = await refusal(() => decideRequest(loaded, chat('misc-1'), input(bearer('dummy'), '203.0.113.9')));
     expect([err.status, err.code]).toEqual([401, 'invalid_api_key']);
     // Workers never know a loopback peer.
-    expect((await refusal(decideRequest(loaded, chat('misc-1'), { headers: new Headers() }))).status).toBe(401);
+    expect((await refusal(() => decideRequest(loaded, chat('misc-1'), { headers: new Headers() }))).status).toBe(401);
   });
 
   it('lets anyone in while no tenant declares keys, and nobody anonymous with anonymous: none', async () => {
@@ -105,15 +105,15 @@ describe('route matching', () => {
     expect((await decideRequest(loaded, chat('student'), input())).route.route.name).toBe('any');
     const pinned = await decideRequest(loaded, chat('student'), input(bearer(KEY_EVAL)));
     expect([pinned.purpose, pinned.route.route.name]).toEqual(['evaluation', 'eval']);
-    const err = await refusal(decideRequest(loaded, chat('student'), input({ ...bearer(KEY_EVAL), 'x-heddle-purpose': 'generation' })));
+    const err = await refusal(() => decideRequest(loaded, chat('student'), input({ ...bearer(KEY_EVAL), 'x-heddle-purpose': 'generation' })));
     expect([err.status, err.code]).toEqual([403, 'purpose_not_allowed']);
   });
 
   it('matches by tenant and refuses routes a tenant may not use', async () => {
     const loaded = await policy();
     expect((await decideRequest(loaded, chat('team-x'), input(bearer(KEY_A)))).route.route.name).toBe('team-only');
-    expect((await refusal(decideRequest(loaded, chat('team-x'), input()))).code).toBe('model_not_found');
-    const err = await refusal(decideRequest(loaded, chat('hr-x'), input(bearer(KEY_A))));
+    expect((await refusal(() => decideRequest(loaded, chat('team-x'), input()))).code).toBe('model_not_found');
+    const err = await refusal(() => decideRequest(loaded, chat('hr-x'), input(bearer(KEY_A))));
     expect([err.status, err.code]).toEqual([403, 'route_not_allowed']);
   });
 
@@ -132,17 +132,17 @@ describe('route matching', () => {
     expect([raised.privacy.class, raised.privacy.signals]).toEqual(['confidential', ['header']]);
     const lowered = await decideRequest(loaded, chat('misc-1', 'mail me at ann@example.com'), input({ 'x-heddle-privacy': 'public' }));
     expect(lowered.privacy.class).toBe('internal');
-    expect((await refusal(decideRequest(loaded, chat('misc-1'), input({ 'x-heddle-privacy': 'secret' })))).status).toBe(400);
+    expect((await refusal(() => decideRequest(loaded, chat('misc-1'), input({ 'x-heddle-privacy': 'secret' })))).status).toBe(400);
   });
 
   it('caps max_tokens and tools per route, refusing instead of clamping', async () => {
     const loaded = await policy();
-    const over = await refusal(decideRequest(loaded, chat('teacher', 'hi', { max_completion_tokens: 101 }), input()));
+    const over = await refusal(() => decideRequest(loaded, chat('teacher', 'hi', { max_completion_tokens: 101 }), input()));
     expect([over.status, over.code, over.param]).toEqual([400, 'route_param_cap', 'max_completion_tokens']);
     await decideRequest(loaded, chat('teacher', 'hi', { max_tokens: 100 }), input());
     const tool = (name: string) => ({ type: 'function' as const, function: { name, parameters: {} } });
     await decideRequest(loaded, chat('teacher', 'hi', { tools: [tool('get_weather')] } as Partial<ChatRequest>), input());
-    const denied = await refusal(decideRequest(loaded, chat('teacher', 'hi', { tools: [tool('rm_rf')] } as Partial<ChatRequest>), input()));
+    const denied = await refusal(() => decideRequest(loaded, chat('teacher', 'hi', { tools: [tool('rm_rf')] } as Partial<ChatRequest>), input()));
     expect([denied.status, denied.code]).toEqual([403, 'tool_not_allowed']);
   });
 });
@@ -157,7 +157,7 @@ describe('privacy filter before the strategy', () => {
 
   it('fails closed with privacy_no_cleared_target when nothing is cleared', async () => {
     const loaded = await policy();
-    const err = await refusal(decideRequest(loaded, chat('hr-1', 'key AKIAIOSFODNN7EXAMPLE'), input()));
+    const err = await refusal(() => decideRequest(loaded, chat('hr-1', 'key AKIAIOSFODNN7EXAMPLE'), input()));
     expect([err.status, err.code]).toEqual([403, 'privacy_no_cleared_target']);
     expect(err.message).toContain('cloud (clearance internal is below class restricted); box (clearance confidential is below class restricted)');
   });
