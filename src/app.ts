@@ -52,15 +52,18 @@ export function createApp(deps: Deps): Hono<HeddleEnv> {
     ),
   );
 
-  app.onError((err, c) => {
-    const error = toHeddleError(err);
-    if (error.status >= 500 && !(err instanceof HeddleError)) {
-      deps.log('error', 'unhandled error', { path: c.req.path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-    }
-    return errorResponse(c, error);
-  });
+  app.onError((err, c) => errorResponse(c, caught(deps, c.req.path, err)));
 
   return app;
+}
+
+/** Any thrown value as the HeddleError to answer with; one that is not a HeddleError is a bug, and logged. */
+export function caught(deps: Pick<Deps, 'log'>, path: string, err: unknown): HeddleError {
+  const error = toHeddleError(err);
+  if (error.status >= 500 && !(err instanceof HeddleError)) {
+    deps.log('error', 'unhandled error', { path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  }
+  return error;
 }
 
 /** An error the handlers did not answer themselves (body limit, unknown path, a bug), in the client's dialect. */
@@ -68,7 +71,7 @@ function errorResponse(c: Context<HeddleEnv>, error: HeddleError): Response {
   const path = c.req.path;
   if (path.startsWith('/v1/messages')) return anthropicErrorResponse(c, error);
   if (path.startsWith('/api/')) return ollamaErrorResponse(c, error);
-  return openAiErrorResponse(c, error);
+  return openAiErrorResponse(error);
 }
 
 /** Rejects bodies over the policy's limit before they are parsed (413, in the client's dialect). */

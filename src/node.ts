@@ -1,12 +1,14 @@
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, watch, writeSync } from 'node:fs';
+import { createServer } from 'node:http';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
 import { createApp } from './app.js';
 import { DiskStore, diskSecret, ResponseCache } from './cache/index.js';
 import type { Deps, LoadedPolicy } from './deps.js';
+import { openAiFastPath } from './node/fast-path.js';
 import type { AuditRecord, AuditSink } from './observability/audit.js';
 import { Metrics } from './observability/metrics.js';
 import { loadPolicy, PolicyError } from './policy/index.js';
@@ -14,7 +16,7 @@ import type { HttpSend } from './providers/http.js';
 import { Resilience } from './resilience/index.js';
 
 // Node entry: policy from disk with hot reload, undici keep-alive pools to upstreams, audit lines batched to
-// stdout, /metrics. Everything else is the shared app.
+// stdout, /metrics, and a fast path for the hot OpenAI endpoints (src/node/). Everything else is the shared app.
 
 export interface NodeGatewayOptions {
   policyFile: string;
@@ -26,6 +28,11 @@ export interface NodeGatewayOptions {
   watchPolicy: boolean;
   /** Where problems and reloads are logged; stderr JSON lines by default. */
   log?: Deps['log'];
+  /**
+   * Serve POST /v1/chat/completions and /v1/embeddings straight from node:http (src/node/fast-path.ts) instead of
+   * through Hono; the answers are the same. Default true; false is for tests comparing the two.
+   */
+  fastPath?: boolean;
 }
 
 export interface RunningGateway {
@@ -189,20 +196,27 @@ export async function startGateway(options: NodeGatewayOptions): Promise<Running
     cache: await nodeCache(options.env, log),
   };
   const app = createApp(deps);
+  const hono = getRequestListener(app.fetch);
+  const fast = options.fastPath === false ? undefined : openAiFastPath(deps);
+  const server = createServer((req, res) => {
+    if (fast?.(req, res) !== true) void hono(req, res);
+  });
 
   return new Promise((resolveStart, rejectStart) => {
-    const server = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, (info) => {
-      const url = `http://${options.host}:${info.port}`;
+    server.listen(options.port, options.host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : options.port;
+      const url = `http://${options.host}:${port}`;
       resolveStart({
         url,
-        port: info.port,
+        port,
         close: () =>
           new Promise<void>((done) => {
             watcher?.close();
             if (reloadTimer !== undefined) clearTimeout(reloadTimer);
             resilience.stop();
             server.close(() => done());
-            if ('closeAllConnections' in server) server.closeAllConnections();
+            server.closeAllConnections();
           }),
       });
     });

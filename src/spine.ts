@@ -15,7 +15,8 @@ import type { RouteDecision } from './routing/route.js';
 
 export interface Inbound {
   endpoint: string;
-  headers: Headers;
+  /** Read by lower-case name: web `Headers`, or the Node fast path's lookup over the raw request headers. */
+  headers: Pick<Headers, 'get'>;
   /** Aborted when the client goes away. */
   signal: AbortSignal;
   /** The peer's IP address where the runtime knows it (Node): loopback callers may be anonymous. */

@@ -25,7 +25,7 @@ export interface CacheStageContext {
   privacyClass: PrivacyClass;
   route: string;
   candidates: readonly Candidate[];
-  headers: Headers;
+  headers: Pick<Headers, 'get'>;
   /** The client's signal. */
   signal: AbortSignal;
   metrics?: Metrics | undefined;

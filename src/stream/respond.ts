@@ -2,7 +2,7 @@ import type { ChatChunk } from '../dialects/openai/schema.js';
 import { toHeddleError, type HeddleError } from '../errors.js';
 import type { RequestTrace } from '../spine.js';
 
-// One writer for every dialect's streamed chat answer (OpenAI SSE, Anthropic SSE events, Ollama NDJSON).
+// One writer for every dialect's streamed chat answer (OpenAI SSE, Anthropic events, Ollama NDJSON).
 // Pull-based: a chunk is read from upstream only when the client has taken the last one, so a slow client slows
 // the upstream read instead of filling memory. A failure after commit ends with the dialect's explicit error,
 // never a clean-looking end; a client that leaves aborts the upstream call.
@@ -18,6 +18,75 @@ export interface StreamWriter {
   error(error: HeddleError): Uint8Array;
 }
 
+/** One step of a stream body: the bytes to send now, and whether the answer has ended with them. */
+export interface StreamStep {
+  bytes: Uint8Array[];
+  done: boolean;
+}
+
+/**
+ * A committed chat stream as bytes, pulled step by step by whichever runtime writes it: a web ReadableStream
+ * (`streamResponse`: Hono, Workers) or Node's ServerResponse (the Node entry's fast path).
+ */
+export class StreamBody {
+  private readonly iterator: AsyncIterator<ChatChunk>;
+
+  constructor(
+    chunks: AsyncIterable<ChatChunk>,
+    private readonly writer: StreamWriter,
+    private readonly trace: RequestTrace,
+    private readonly abort: AbortController,
+  ) {
+    this.iterator = chunks[Symbol.asyncIterator]();
+  }
+
+  /** The bytes of the next chunk that has any; never throws: a failure is the writer's error bytes, and the end. */
+  async next(): Promise<StreamStep> {
+    try {
+      for (;;) {
+        const next = await this.iterator.next();
+        if (next.done) {
+          this.trace.finish(200);
+          return { bytes: this.writer.end(), done: true };
+        }
+        if (next.value.usage) this.trace.usage = next.value.usage;
+        const bytes = this.writer.chunk(next.value);
+        if (bytes.length === 0) continue;
+        this.trace.markFirstByte();
+        return { bytes, done: false };
+      }
+    } catch (err) {
+      const error = toHeddleError(err);
+      this.trace.finish(error.status, error);
+      return { bytes: [this.writer.error(error)], done: true };
+    }
+  }
+
+  /** The client went away: the upstream call stops. */
+  async cancel(): Promise<void> {
+    this.abort.abort();
+    this.trace.finish(499);
+    await this.iterator.return?.();
+  }
+}
+
+/** The headers of a streamed answer: its content type, no caching, and the decision headers. */
+export function streamHeaders(contentType: string, headers: Record<string, string>): Record<string, string> {
+  return { 'content-type': contentType, 'cache-control': 'no-cache', ...headers };
+}
+
+/** A stream body as a web ReadableStream. */
+export function readableOf(body: StreamBody): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { bytes, done } = await body.next();
+      for (const b of bytes) controller.enqueue(b);
+      if (done) controller.close();
+    },
+    cancel: () => body.cancel(),
+  });
+}
+
 export function streamResponse(
   chunks: AsyncIterable<ChatChunk>,
   writer: StreamWriter,
@@ -25,37 +94,6 @@ export function streamResponse(
   abort: AbortController,
   headers: Record<string, string>,
 ): Response {
-  const iterator = chunks[Symbol.asyncIterator]();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        for (;;) {
-          const next = await iterator.next();
-          if (next.done) {
-            for (const bytes of writer.end()) controller.enqueue(bytes);
-            controller.close();
-            trace.finish(200);
-            return;
-          }
-          if (next.value.usage) trace.usage = next.value.usage;
-          const out = writer.chunk(next.value);
-          if (out.length === 0) continue;
-          trace.markFirstByte();
-          for (const bytes of out) controller.enqueue(bytes);
-          return;
-        }
-      } catch (err) {
-        const error = toHeddleError(err);
-        controller.enqueue(writer.error(error));
-        controller.close();
-        trace.finish(error.status, error);
-      }
-    },
-    async cancel() {
-      abort.abort();
-      trace.finish(499);
-      await iterator.return?.();
-    },
-  });
-  return new Response(body, { status: 200, headers: { 'content-type': writer.contentType, 'cache-control': 'no-cache', ...headers } });
+  const body = new StreamBody(chunks, writer, trace, abort);
+  return new Response(readableOf(body), { status: 200, headers: streamHeaders(writer.contentType, headers) });
 }

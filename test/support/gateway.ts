@@ -5,7 +5,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway, type RunningGateway } from '../../src/node.js';
+import { startGateway, type NodeGatewayOptions, type RunningGateway } from '../../src/node.js';
 import type { AuditSink } from '../../src/observability/audit.js';
 import { startFakeOpenAi, type FakeOpenAi } from './fake-openai.js';
 
@@ -18,11 +18,12 @@ export async function startTestGateway(
   policyYaml: string,
   env: Record<string, string> = {},
   audit: AuditSink | 'off' = 'off',
+  options: Pick<NodeGatewayOptions, 'fastPath'> = {},
 ): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'heddle-test-'));
   const policyFile = join(dir, 'policy.yaml');
   writeFileSync(policyFile, policyYaml);
-  const gw = await startGateway({ policyFile, host: '127.0.0.1', port: 0, audit, env, watchPolicy: false });
+  const gw = await startGateway({ policyFile, host: '127.0.0.1', port: 0, audit, env, watchPolicy: false, ...options });
   return { ...gw, baseURL: `${gw.url}/v1`, policyFile };
 }
 

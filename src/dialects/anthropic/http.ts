@@ -5,7 +5,7 @@ import type { Deps } from '../../deps.js';
 import { errorHeaders, type HeddleError, toHeddleError } from '../../errors.js';
 import { RequestTrace, runChat } from '../../spine.js';
 import { encodeSseEvent } from '../../stream/sse.js';
-import { decisionHeaders } from '../openai/http.js';
+import { decisionHeaders } from '../openai/serve.js';
 import { parseJsonBody, validate } from '../openai/parse.js';
 import type { ChatChunk } from '../openai/schema.js';
 import { estimateTokens, fromCompletion, MessagesStreamTranslator, toCanonical } from './translate.js';

@@ -5,7 +5,7 @@ import type { Deps } from '../../deps.js';
 import { errorHeaders, HeddleError, toHeddleError } from '../../errors.js';
 import { matchRoute } from '../../routing/route.js';
 import { RequestTrace, runChat, runEmbeddings, type Inbound } from '../../spine.js';
-import { decisionHeaders } from '../openai/http.js';
+import { decisionHeaders } from '../openai/serve.js';
 import { parseJsonBody, tooLarge, validate } from '../openai/parse.js';
 import type { ChatChunk, ChatRequest } from '../openai/schema.js';
 import {

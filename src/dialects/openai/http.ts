@@ -1,60 +1,21 @@
 import type { Context, Hono } from 'hono';
-import { remoteAddressOf } from '../../auth/index.js';
-import { CACHE_HEADER, type CacheStatus } from '../../cache/index.js';
-import type { Deps } from '../../deps.js';
-import { mountExplain } from '../../explain/index.js';
-import { errorHeaders, HeddleError, toHeddleError } from '../../errors.js';
-import { RequestTrace, runChat, runEmbeddings, type Decision } from '../../spine.js';
-import { encodeSseData, encodeSseEvent, SSE_DONE } from '../../stream/sse.js';
 import type { HeddleEnv } from '../../app.js';
-import { parseJsonBody, validate } from './parse.js';
-import { chatRequestSchema, embeddingsRequestSchema, type ChatChunk, type ChatRequest } from './schema.js';
-import { linkAbort } from '../../stream/abort.js';
-import { streamResponse } from '../../stream/respond.js';
+import { remoteAddressOf } from '../../auth/index.js';
+import type { Deps } from '../../deps.js';
+import { HeddleError } from '../../errors.js';
+import { mountExplain } from '../../explain/index.js';
+import { webResponse } from '../answer.js';
+import { chatCompletions, embeddings, openAiErrorAnswer, type EdgeCall } from './serve.js';
 
-// The OpenAI dialect's HTTP edge: /v1/chat/completions, /v1/embeddings, /v1/models. Parses, runs the spine,
-// writes JSON or SSE, and turns any HeddleError into OpenAI's error shape.
+// The OpenAI dialect's HTTP edge on Hono: /v1/chat/completions and /v1/embeddings (serve.ts, shared with the Node
+// entry's fast path), /v1/models. Any HeddleError thrown here reaches the app's error handler (openAiErrorResponse).
 
 export function mountOpenAi(app: Hono<HeddleEnv>, deps: Deps): void {
   mountExplain(app, deps);
 
-  app.post('/v1/chat/completions', async (c) => {
-    const req = validate(chatRequestSchema, parseJsonBody(await c.req.text()));
-    const trace = new RequestTrace(deps, 'chat', req.model, req.stream === true);
-    // Only a stream needs a controller of its own (its cancel aborts the upstream read); a JSON answer follows the
-    // client's signal as is.
-    const abort = req.stream === true ? linkAbort(c.req.raw.signal) : undefined;
-    const signal = abort?.signal ?? c.req.raw.signal;
-    try {
-      const outcome = await runChat(deps, req, { endpoint: 'chat', headers: c.req.raw.headers, signal, remoteAddress: remoteAddressOf(c.env) }, trace);
-      if (outcome.kind === 'json') {
-        trace.markFirstByte();
-        trace.finish(200);
-        return c.json(outcome.completion, 200, decisionHeaders(outcome.decision, outcome.target, trace.requestId, outcome.cache));
-      }
-      coalesceFirstWrites(c.env);
-      return sseResponse(outcome.chunks, req, trace, abort ?? linkAbort(signal), decisionHeaders(outcome.decision, outcome.target, trace.requestId, outcome.cache));
-    } catch (err) {
-      const error = toHeddleError(err);
-      trace.finish(error.status, error);
-      throw error;
-    }
-  });
+  app.post('/v1/chat/completions', async (c) => webResponse(await chatCompletions(deps, await c.req.text(), caller(c))));
 
-  app.post('/v1/embeddings', async (c) => {
-    const req = validate(embeddingsRequestSchema, parseJsonBody(await c.req.text()));
-    const trace = new RequestTrace(deps, 'embeddings', req.model, false);
-    try {
-      const out = await runEmbeddings(deps, req, { endpoint: 'embeddings', headers: c.req.raw.headers, signal: c.req.raw.signal, remoteAddress: remoteAddressOf(c.env) }, trace);
-      trace.markFirstByte();
-      trace.finish(200);
-      return c.json(out.answer, 200, decisionHeaders(out.decision, out.target, trace.requestId, out.cache));
-    } catch (err) {
-      const error = toHeddleError(err);
-      trace.finish(error.status, error);
-      throw error;
-    }
-  });
+  app.post('/v1/embeddings', async (c) => webResponse(await embeddings(deps, await c.req.text(), caller(c))));
 
   app.get('/v1/models', (c) => {
     const { policy } = deps.policy();
@@ -73,66 +34,11 @@ export function mountOpenAi(app: Hono<HeddleEnv>, deps: Deps): void {
   });
 }
 
-/** OpenAI's error shape. A 429 stays a 429 here: the openai SDKs and DeepFabric's OpenAI path retry it. */
-export function openAiErrorResponse(c: Context<HeddleEnv>, error: HeddleError): Response {
-  const { status, headers } = errorHeaders(error, false);
-  return c.json(error.toJSON(), status as 400, headers);
+function caller(c: Context<HeddleEnv>): EdgeCall {
+  return { headers: c.req.raw.headers, signal: c.req.raw.signal, remoteAddress: remoteAddressOf(c.env) };
 }
 
-/** `cache`: the cache stage's status (x-heddle-cache: hit, miss, coalesced, refresh or bypass). */
-export function decisionHeaders(decision: Decision, target: string, requestId: string, cache?: CacheStatus): Record<string, string> {
-  const headers: Record<string, string> = {
-    'x-request-id': requestId,
-    'x-heddle-route': decision.route.route.name,
-    'x-heddle-target': target,
-    'x-heddle-class': decision.privacy.class,
-    'x-heddle-purpose': decision.purpose,
-  };
-  if (cache !== undefined) headers[CACHE_HEADER] = cache;
-  return headers;
-}
-
-/**
- * Node: the stream's head (status line and headers, then the chunks read before commit, the first content among
- * them) leaves in one write instead of three. @hono/node-server flushes the headers on their own before the first
- * chunk, and each write wakes the client; corked until the end of this event-loop turn, they go out together.
- */
-function coalesceFirstWrites(bindings: unknown): void {
-  if (typeof bindings !== 'object' || bindings === null || !('outgoing' in bindings)) return;
-  const outgoing = bindings.outgoing as { cork?: () => void; uncork?: () => void } | null;
-  if (typeof outgoing?.cork !== 'function' || typeof outgoing.uncork !== 'function') return;
-  outgoing.cork();
-  setImmediate(() => outgoing.uncork?.());
-}
-
-/**
- * Committed chunks as SSE, one event per chunk, ending with `data: [DONE]`, or with an `error` event and no
- * `[DONE]` after a failure. Usage is always requested upstream; it reaches the client only when asked.
- */
-function sseResponse(
-  chunks: AsyncIterable<ChatChunk>,
-  req: ChatRequest,
-  trace: RequestTrace,
-  abort: AbortController,
-  headers: Record<string, string>,
-): Response {
-  const wantsUsage = req.stream_options?.include_usage === true;
-  return streamResponse(
-    chunks,
-    {
-      contentType: 'text/event-stream; charset=utf-8',
-      chunk: (chunk) => {
-        if (!wantsUsage) {
-          if (chunk.choices.length === 0) return [];
-          if (chunk.usage !== undefined) delete chunk.usage;
-        }
-        return [encodeSseData(chunk)];
-      },
-      end: () => [SSE_DONE],
-      error: (error) => encodeSseEvent('error', error.toJSON()),
-    },
-    trace,
-    abort,
-    headers,
-  );
+/** OpenAI's error shape (serve.ts) as a web Response. */
+export function openAiErrorResponse(error: HeddleError): Response {
+  return webResponse(openAiErrorAnswer(error));
 }
