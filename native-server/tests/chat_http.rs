@@ -227,7 +227,7 @@ fn models_load_and_metrics_endpoints() {
     assert_eq!(m["object"], "list");
     assert_eq!(m["data"][0]["id"], dir.to_str().unwrap());
     assert_eq!(m["data"][0]["context_length"], 1024);
-    assert_eq!(m["data"][0]["capabilities"], json!({"chat": true, "embeddings": false, "tools": true}));
+    assert_eq!(m["data"][0]["capabilities"], json!({"chat": true, "embeddings": false, "tools": true, "json_schema": true, "tool_choice": true}));
     let (_, l) = s.get("/v1/load");
     let l: Value = serde_json::from_str(&l).unwrap();
     assert_eq!(l, json!({"running": 0, "waiting": 0, "max_running": 2, "queue_capacity": 5, "kv_used": 0, "kv_capacity": 2048}));

@@ -74,7 +74,8 @@ fn embeddings_shape_normalisation_and_similarity() {
     let (_, m) = s.get("/v1/models");
     let m: Value = serde_json::from_str(&m).unwrap();
     let caps: Vec<&Value> = m["data"].as_array().unwrap().iter().map(|d| &d["capabilities"]).collect();
-    assert_eq!(caps, [&json!({"chat": true, "embeddings": false, "tools": true}), &json!({"chat": false, "embeddings": true, "tools": false})]);
+    assert_eq!(caps, [&json!({"chat": true, "embeddings": false, "tools": true, "json_schema": true, "tool_choice": true}),
+                      &json!({"chat": false, "embeddings": true, "tools": false, "json_schema": false, "tool_choice": false})]);
     let (st, _) = s.post("/v1/chat/completions", &json!({"model": chat.to_str().unwrap(), "messages": [{"role": "user", "content": "x"}], "max_tokens": 2}));
     assert_eq!(st, 200);
 }

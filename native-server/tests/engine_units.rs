@@ -98,6 +98,7 @@ fn summarize(events: &[fastllm::engine::Event]) -> (String, Vec<(String, serde_j
             Event::ToolCalls(c) => calls = c.iter().map(|c| (c.name.clone(), serde_json::from_str(&c.arguments).unwrap())).collect(),
             Event::Done { finish_reason, .. } => reason = finish_reason.as_str().to_string(),
             Event::Error(e) => panic!("{e}"),
+            Event::StructureIncomplete(_) => panic!("unconstrained output cannot be structurally incomplete"),
         }
     }
     (content, calls, reason)

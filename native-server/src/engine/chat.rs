@@ -9,7 +9,7 @@ use candle_nn::VarBuilder;
 use serde_json::Value;
 use tokenizers::Tokenizer;
 
-use super::{template::ChatTemplate, EngineConfig, Event, GenerateRequest, LoadState, Queued, SamplingParams, SubmitError};
+use super::{grammar::GrammarEngine, template::ChatTemplate, EngineConfig, Event, GenerateRequest, LoadState, Queued, SamplingParams, SubmitError};
 use crate::metrics::Metrics;
 use crate::models::{folder::weight_files, llama::LlamaConfig, ChatArch, LlamaModel, LoadError, LoadResult, ModelFiles, ModelKind};
 
@@ -25,6 +25,8 @@ pub struct Prompter {
     /// Special tokens left out of the visible text.
     pub hidden_ids: HashSet<u32>,
     pub defaults: SamplingParams,
+    /// Constrained decoding; None when the tokenizer's byte mapping is one llguidance cannot read.
+    pub grammar: Option<GrammarEngine>,
 }
 
 pub struct ChatModel {
@@ -103,7 +105,26 @@ impl Prompter {
         if let Some(r) = f("repetition_penalty") {
             defaults.repetition_penalty = r as f32;
         }
-        Ok(Self { tokenizer, template, eos_ids, hidden_ids, defaults })
+        let grammar = Self::grammar_engine(files, &tokenizer, &template, &eos_ids);
+        Ok(Self { tokenizer, template, eos_ids, hidden_ids, defaults, grammar })
+    }
+
+    fn grammar_engine(files: &ModelFiles, tokenizer: &Tokenizer, template: &ChatTemplate, eos: &HashSet<u32>) -> Option<GrammarEngine> {
+        let vocab = files.config.get("vocab_size").and_then(Value::as_u64).unwrap_or(0) as usize;
+        // End-of-turn first: it is the token a finished grammar lets the model emit.
+        let mut eos_ids: Vec<u32> = eos.iter().copied().collect();
+        eos_ids.sort_by_key(|id| (tokenizer.id_to_token(*id).is_some_and(|t| !TURN_END_TOKENS.contains(&t.as_str())), *id));
+        let built = std::fs::read_to_string(&files.tokenizer)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str::<Value>(&text).map_err(|e| e.to_string()))
+            .and_then(|json| GrammarEngine::new(&json, tokenizer, vocab, &eos_ids, &template.source));
+        match built {
+            Ok(g) => Some(g),
+            Err(e) => {
+                tracing::warn!("{}: constrained decoding unavailable: {e}", files.tokenizer.display());
+                None
+            }
+        }
     }
 
     /// Chat template + tokenization. The template writes BOS itself, so no special tokens are added here.

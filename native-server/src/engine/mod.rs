@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod detok;
 pub mod embed;
+pub mod grammar;
 pub mod output;
 pub mod sampler;
 pub mod scheduler;
@@ -56,6 +57,8 @@ pub enum Event {
     ToolCalls(Vec<ToolCall>),
     Done { finish_reason: FinishReason, usage: Usage },
     Error(String),
+    /// The length limit cut a grammar-constrained output before it was complete: it would not parse.
+    StructureIncomplete(Usage),
 }
 
 pub struct GenerateRequest {
@@ -65,6 +68,8 @@ pub struct GenerateRequest {
     pub stop: Vec<String>,
     pub ignore_eos: bool,
     pub tools: bool,
+    /// Constrains the output (response_format, forced tool calls).
+    pub grammar: Option<grammar::Constraint>,
 }
 
 /// A request in the queue, with the channel its events go to.

@@ -1,5 +1,6 @@
-//! Turns logits into the next token: penalties, temperature, top-k, top-p, seeded RNG.
+//! Turns logits into the next token: grammar mask, penalties, temperature, top-k, top-p, seeded RNG.
 
+use super::grammar::Constraint;
 use crate::models::random::Rng;
 
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ pub struct Sampler {
     rng: Rng,
     /// Counts of generated tokens, for frequency/presence penalties.
     counts: std::collections::HashMap<u32, u32>,
+    /// The grammar the output must follow (response_format, forced tool calls), if any.
+    constraint: Option<Constraint>,
 }
 
 fn fresh_seed() -> u64 {
@@ -42,13 +45,30 @@ fn fresh_seed() -> u64 {
 }
 
 impl Sampler {
-    pub fn new(params: SamplingParams) -> Self {
+    pub fn new(params: SamplingParams, constraint: Option<Constraint>) -> Self {
         let rng = Rng::new(params.seed.unwrap_or_else(fresh_seed));
-        Self { params, rng, counts: Default::default() }
+        Self { params, rng, counts: Default::default(), constraint }
+    }
+
+    /// True when the output follows a grammar that it has not completed yet (cut short, it would not parse).
+    pub fn structure_incomplete(&mut self) -> bool {
+        self.constraint.as_mut().is_some_and(|c| !c.is_complete())
     }
 
     /// `context` is prompt plus generated tokens (repetition penalty looks at both, as in transformers).
-    pub fn sample(&mut self, logits: &mut [f32], context: &[u32]) -> u32 {
+    /// Fails only when the grammar engine does.
+    pub fn sample(&mut self, logits: &mut [f32], context: &[u32]) -> Result<u32, String> {
+        if let Some(c) = self.constraint.as_mut() {
+            c.mask(logits)?;
+        }
+        let tok = self.pick(logits, context);
+        if let Some(c) = self.constraint.as_mut() {
+            c.accept(tok)?;
+        }
+        Ok(tok)
+    }
+
+    fn pick(&mut self, logits: &mut [f32], context: &[u32]) -> u32 {
         let p = &self.params;
         if p.repetition_penalty != 1.0 {
             let mut seen = std::collections::HashSet::new();
@@ -125,12 +145,12 @@ mod tests {
 
     #[test]
     fn greedy_picks_max_and_seed_reproduces() {
-        let mut s = Sampler::new(SamplingParams { temperature: 0.0, ..Default::default() });
-        assert_eq!(s.sample(&mut [0.1, 3.0, 2.0], &[]), 1);
+        let mut s = Sampler::new(SamplingParams { temperature: 0.0, ..Default::default() }, None);
+        assert_eq!(s.sample(&mut [0.1, 3.0, 2.0], &[]).unwrap(), 1);
         let logits: Vec<f32> = (0..50).map(|i| (i as f32 * 0.37).sin()).collect();
         let run = |seed| {
-            let mut s = Sampler::new(SamplingParams { seed: Some(seed), ..Default::default() });
-            (0..20).map(|_| s.sample(&mut logits.clone(), &[])).collect::<Vec<_>>()
+            let mut s = Sampler::new(SamplingParams { seed: Some(seed), ..Default::default() }, None);
+            (0..20).map(|_| s.sample(&mut logits.clone(), &[]).unwrap()).collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
@@ -138,13 +158,13 @@ mod tests {
 
     #[test]
     fn top_k_one_is_greedy_and_penalties_apply() {
-        let mut s = Sampler::new(SamplingParams { top_k: 1, seed: Some(1), ..Default::default() });
-        assert_eq!(s.sample(&mut [0.0, 5.0, 1.0], &[]), 1);
+        let mut s = Sampler::new(SamplingParams { top_k: 1, seed: Some(1), ..Default::default() }, None);
+        assert_eq!(s.sample(&mut [0.0, 5.0, 1.0], &[]).unwrap(), 1);
         // A huge presence penalty on the token just produced moves greedy decoding elsewhere.
-        let mut s = Sampler::new(SamplingParams { temperature: 0.0, presence_penalty: 10.0, ..Default::default() });
-        assert_eq!(s.sample(&mut [0.0, 5.0, 1.0], &[]), 1);
-        assert_eq!(s.sample(&mut [0.0, 5.0, 1.0], &[]), 2);
-        let mut s = Sampler::new(SamplingParams { temperature: 0.0, repetition_penalty: 10.0, ..Default::default() });
-        assert_eq!(s.sample(&mut [0.0, 5.0, 1.0], &[1]), 2);
+        let mut s = Sampler::new(SamplingParams { temperature: 0.0, presence_penalty: 10.0, ..Default::default() }, None);
+        assert_eq!(s.sample(&mut [0.0, 5.0, 1.0], &[]).unwrap(), 1);
+        assert_eq!(s.sample(&mut [0.0, 5.0, 1.0], &[]).unwrap(), 2);
+        let mut s = Sampler::new(SamplingParams { temperature: 0.0, repetition_penalty: 10.0, ..Default::default() }, None);
+        assert_eq!(s.sample(&mut [0.0, 5.0, 1.0], &[1]).unwrap(), 2);
     }
 }

@@ -80,7 +80,7 @@ impl Scheduler {
                 tokens: r.prompt,
                 max_new: r.max_new_tokens,
                 cache: self.model.model.new_cache(),
-                sampler: Sampler::new(r.sampling),
+                sampler: Sampler::new(r.sampling, r.grammar),
                 out: Output::new(r.stop, r.tools, r.ignore_eos, q.events),
                 done: false,
             };
@@ -89,9 +89,8 @@ impl Scheduler {
                 Ok(mut logits) => {
                     self.metrics.record_prefill(seq.prompt_len, t0.elapsed().as_secs_f64());
                     self.metrics.time_to_first_token(q.enqueued.elapsed().as_secs_f64());
-                    let tok = seq.sampler.sample(&mut logits, &seq.tokens);
                     self.metrics.record_decode(1, 0.0);
-                    on_token(&self.prompter, &self.model.model.max_context, &mut seq, tok);
+                    sample_next(&self.prompter, &self.model.model.max_context, &mut seq, &mut logits);
                 }
                 Err(e) => {
                     let _ = seq.out.events.send(Event::Error(format!("prefill failed: {e}")));
@@ -119,9 +118,8 @@ impl Scheduler {
             let last = *seq.tokens.last().expect("a running sequence has tokens");
             match self.model.model.forward(&[last], &mut seq.cache) {
                 Ok(mut logits) => {
-                    let tok = seq.sampler.sample(&mut logits, &seq.tokens);
                     produced += 1;
-                    on_token(&self.prompter, &self.model.model.max_context, seq, tok);
+                    sample_next(&self.prompter, &self.model.model.max_context, seq, &mut logits);
                 }
                 Err(e) => {
                     let _ = seq.out.events.send(Event::Error(format!("decode failed: {e}")));
@@ -131,6 +129,17 @@ impl Scheduler {
         }
         self.metrics.record_decode(produced, t0.elapsed().as_secs_f64());
         self.running.retain(|s| !s.done);
+    }
+}
+
+/// Samples the sequence's next token from its logits and hands it on.
+fn sample_next(p: &Prompter, max_context: &usize, seq: &mut Sequence, logits: &mut [f32]) {
+    match seq.sampler.sample(logits, &seq.tokens) {
+        Ok(tok) => on_token(p, max_context, seq, tok),
+        Err(e) => {
+            let _ = seq.out.events.send(Event::Error(e));
+            seq.done = true;
+        }
     }
 }
 
@@ -144,7 +153,11 @@ fn on_token(p: &Prompter, max_context: &usize, seq: &mut Sequence, tok: u32) {
     }
     // The next step feeds `tok`, which needs one more cache slot.
     if usage.completion_tokens >= seq.max_new || seq.cache.len + 1 >= *max_context {
-        seq.out.finish(p, FinishReason::Length, false, &usage);
+        if seq.sampler.structure_incomplete() {
+            let _ = seq.out.events.send(Event::StructureIncomplete(usage));
+        } else {
+            seq.out.finish(p, FinishReason::Length, false, &usage);
+        }
         seq.done = true;
     }
 }

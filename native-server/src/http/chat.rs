@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::errors::{parse_body, ApiError};
+use super::structured::{grammar_spec, tool_choice, ToolChoice};
 use super::{is_alias, new_id, now_secs, AppState};
 use crate::engine::{Event, FinishReason, GenerateRequest, SamplingParams, SubmitError, ToolCall, Usage};
 
@@ -47,11 +48,13 @@ pub struct ChatRequest {
     pub repetition_penalty: Option<f32>,
     pub tools: Option<Vec<Value>>,
     pub tool_choice: Option<Value>,
+    pub response_format: Option<Value>,
+    pub parallel_tool_calls: Option<bool>,
     pub n: Option<u32>,
     /// vLLM extension: keep generating past EOS (benchmarks).
     #[serde(default)]
     pub ignore_eos: bool,
-    // Accepted and ignored: logprobs, user, response_format, parallel_tool_calls, ...
+    // Accepted and ignored: logprobs, user, ...
     #[serde(flatten)]
     pub _extra: serde_json::Map<String, Value>,
 }
@@ -192,17 +195,28 @@ pub async fn chat_completions(State(state): State<Arc<AppState>>, body: Bytes) -
     }
     let messages = normalize_messages(&req.messages)?;
     let sampling = sampling(&req, &chat.prompter.defaults)?;
-    let tools_on = req.tools.as_ref().is_some_and(|t| !t.is_empty())
-        && req.tool_choice.as_ref().and_then(Value::as_str) != Some("none");
+    let choice = tool_choice(req.tool_choice.as_ref())?;
+    let tools_on = req.tools.as_ref().is_some_and(|t| !t.is_empty()) && choice != ToolChoice::None;
     let tools = if tools_on { req.tools.as_deref() } else { None };
+    let spec = grammar_spec(req.response_format.as_ref(), tools, &choice, req.parallel_tool_calls.unwrap_or(true))?;
+    if spec.is_some() && chat.prompter.grammar.is_none() {
+        let param = if req.response_format.is_some() { "response_format" } else { "tool_choice" };
+        return Err(ApiError::invalid(param, "this model's tokenizer does not support constrained decoding"));
+    }
     let prompter = chat.prompter.clone();
     let msgs = messages.clone();
     let tools_owned = tools.map(|t| t.to_vec());
-    // Template rendering and tokenization are CPU work: keep them off the async workers.
-    let prompt = tokio::task::spawn_blocking(move || prompter.prompt_tokens(&msgs, tools_owned.as_deref()))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::invalid("messages", e))?;
+    // Template rendering, tokenization and grammar compilation are CPU work: keep them off the async workers.
+    let (prompt, grammar) = tokio::task::spawn_blocking(move || {
+        let prompt = prompter.prompt_tokens(&msgs, tools_owned.as_deref()).map_err(|e| ApiError::invalid("messages", e))?;
+        let grammar = match (&spec, &prompter.grammar) {
+            (Some(spec), Some(engine)) => Some(engine.compile(spec).map_err(|e| ApiError::invalid(e.param, e.message))?),
+            _ => None,
+        };
+        Ok::<_, ApiError>((prompt, grammar))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))??;
     let ctx = chat.context_len;
     if prompt.len() >= ctx {
         return Err(ApiError::invalid(
@@ -239,6 +253,7 @@ pub async fn chat_completions(State(state): State<Arc<AppState>>, body: Bytes) -
         stop,
         ignore_eos: req.ignore_eos,
         tools: tools_on,
+        grammar,
     };
     let rx = chat.submit(gen).map_err(|e| match e {
         SubmitError::QueueFull(_) => ApiError::overloaded(e.to_string()),
@@ -266,6 +281,7 @@ async fn collect_response(
             Event::Content(t) => text.push_str(&t),
             Event::ToolCalls(c) => calls = c,
             Event::Error(e) => return Err(ApiError::internal(e)),
+            Event::StructureIncomplete(usage) => return Err(ApiError::structure_incomplete(&usage)),
             Event::Done { finish_reason, usage } => {
                 let mut message = json!({"role": "assistant", "content": text});
                 if !calls.is_empty() {
@@ -315,6 +331,11 @@ fn stream_response(
                 Event::ToolCalls(calls) => chunk(json!({"tool_calls": tool_calls_json(&calls, true)}), None),
                 Event::Error(e) => {
                     let err = ApiError::internal(e).body();
+                    let _ = tx.send(Ok(SseEvent::default().data(err.to_string()))).await;
+                    return;
+                }
+                Event::StructureIncomplete(usage) => {
+                    let err = ApiError::structure_incomplete(&usage).body();
                     let _ = tx.send(Ok(SseEvent::default().data(err.to_string()))).await;
                     return;
                 }

@@ -58,6 +58,19 @@ impl ApiError {
     pub fn internal(message: impl Into<String>) -> Self {
         Self { status: StatusCode::INTERNAL_SERVER_ERROR, message: message.into(), kind: "server_error", param: None, code: None }
     }
+    /// A grammar-constrained output reached the length limit unfinished: a 422, never broken JSON with a 200.
+    pub fn structure_incomplete(usage: &crate::engine::Usage) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!(
+                "the output reached the length limit ({} tokens) before it completed the required JSON; raise `max_tokens`",
+                usage.completion_tokens
+            ),
+            kind: "invalid_request_error",
+            param: Some("max_tokens".into()),
+            code: Some("structured_output_invalid"),
+        }
+    }
     pub fn not_found_route(path: &str) -> Self {
         Self {
             status: StatusCode::NOT_FOUND,

@@ -4,6 +4,7 @@ mod chat;
 mod embeddings;
 pub mod errors;
 mod status;
+mod structured;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;

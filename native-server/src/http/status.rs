@@ -38,17 +38,20 @@ pub async fn models(State(s): State<Arc<AppState>>) -> Result<Json<Value>, ApiEr
     let m = s.models()?;
     let mut data = vec![];
     if let Some(c) = &m.chat {
+        // json_schema: response_format and forced tool calls are enforced by constrained decoding.
+        let constrained = c.prompter.grammar.is_some();
         data.push(json!({
             "id": c.id, "object": "model", "created": now_secs(), "owned_by": "fastllm",
             "context_length": c.context_len,
-            "capabilities": {"chat": true, "embeddings": false, "tools": true},
+            "capabilities": {"chat": true, "embeddings": false, "tools": true,
+                             "json_schema": constrained, "tool_choice": constrained},
         }));
     }
     if let Some(e) = &m.embed {
         data.push(json!({
             "id": e.id, "object": "model", "created": now_secs(), "owned_by": "fastllm",
             "context_length": e.max_tokens, "dimensions": e.dim,
-            "capabilities": {"chat": false, "embeddings": true, "tools": false},
+            "capabilities": {"chat": false, "embeddings": true, "tools": false, "json_schema": false, "tool_choice": false},
         }));
     }
     Ok(Json(json!({"object": "list", "data": data})))
