@@ -63,7 +63,8 @@ export function undiciHttpSend(agentFor = agentsByConnectTimeout()): HttpSend {
       method: req.method,
       headers: req.headers,
       body: req.body ?? null,
-      signal: req.signal ?? null,
+      // undici listens to any object with addEventListener (an Aborter, see src/abort.ts); its types say AbortSignal.
+      signal: (req.signal ?? null) as AbortSignal | null,
       // The attempt loop owns timeouts (first byte, idle, total), per policy.
       headersTimeout: 0,
       bodyTimeout: 0,

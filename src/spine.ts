@@ -1,3 +1,4 @@
+import type { AbortLike } from './abort.js';
 import type { Tenant } from './auth/index.js';
 import { cachedChat, cachedEmbeddings, type CacheStageContext, type CacheStatus, type UpstreamChat } from './cache/index.js';
 import type { Deps, LoadedPolicy } from './deps.js';
@@ -18,7 +19,7 @@ export interface Inbound {
   /** Read by lower-case name: web `Headers`, or the Node fast path's lookup over the raw request headers. */
   headers: Pick<Headers, 'get'>;
   /** Aborted when the client goes away. */
-  signal: AbortSignal;
+  signal: AbortLike;
   /** The peer's IP address where the runtime knows it (Node): loopback callers may be anonymous. */
   remoteAddress?: string | undefined;
 }

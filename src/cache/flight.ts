@@ -1,3 +1,4 @@
+import { Aborter, type AbortLike } from '../abort.js';
 import type { ChatChunk, ChatCompletion } from '../dialects/openai/schema.js';
 import { HeddleError } from '../errors.js';
 import { ChunkAssembler, isComplete, replayChunks } from './answer.js';
@@ -25,7 +26,7 @@ export class ChatFlight {
   readonly started: Promise<UpstreamChat>;
   /** Resolves at the end of the answer; rejects with the call's error. */
   readonly done: Promise<FlightResult>;
-  private readonly controller = new AbortController();
+  private readonly controller = new Aborter();
   private participants = 0;
   private readonly chunks: ChatChunk[] = [];
   private ended = false;
@@ -37,7 +38,7 @@ export class ChatFlight {
    * (and, on Workers, no request context closes) before the entry is written where `ResponseCache` waits for it.
    */
   constructor(
-    call: (signal: AbortSignal) => Promise<UpstreamChat>,
+    call: (signal: AbortLike) => Promise<UpstreamChat>,
     private readonly onAbandon: () => void,
     private readonly onComplete: (result: FlightResult) => Promise<void>,
   ) {
@@ -49,7 +50,7 @@ export class ChatFlight {
   }
 
   /** Counts a participant until `leave` is called or its client goes away. Returns the leave function. */
-  join(signal: AbortSignal): () => void {
+  join(signal: AbortLike): () => void {
     this.participants++;
     let left = false;
     const leave = () => {

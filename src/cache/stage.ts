@@ -1,3 +1,4 @@
+import type { AbortLike } from '../abort.js';
 import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../dialects/openai/schema.js';
 import { HeddleError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -27,7 +28,7 @@ export interface CacheStageContext {
   candidates: readonly Candidate[];
   headers: Pick<Headers, 'get'>;
   /** The client's signal. */
-  signal: AbortSignal;
+  signal: AbortLike;
   metrics?: Metrics | undefined;
 }
 
@@ -37,7 +38,7 @@ export type CachedChat = UpstreamChat & { cache: CacheStatus };
 export async function cachedChat(
   req: ChatRequest,
   ctx: CacheStageContext,
-  upstream: (req: ChatRequest, signal: AbortSignal) => Promise<UpstreamChat>,
+  upstream: (req: ChatRequest, signal: AbortLike) => Promise<UpstreamChat>,
 ): Promise<CachedChat> {
   const directive = parseCacheDirective(ctx.headers.get(CACHE_HEADER));
   const eligibility = cacheEligibility(req, ctx.settings, ctx.route);
@@ -99,7 +100,7 @@ async function* replay(completion: ChatCompletion): AsyncIterable<ChatChunk> {
   yield* replayChunks(completion);
 }
 
-async function follow(flight: ChatFlight, req: ChatRequest, signal: AbortSignal, status: CacheStatus): Promise<CachedChat> {
+async function follow(flight: ChatFlight, req: ChatRequest, signal: AbortLike, status: CacheStatus): Promise<CachedChat> {
   const leave = flight.join(signal);
   let up: UpstreamChat;
   try {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Aborter } from '../abort.js';
 import { caught } from '../app.js';
 import type { Deps } from '../deps.js';
 import { HeddleError } from '../errors.js';
@@ -34,7 +35,7 @@ export function openAiFastPath(deps: Deps): (req: IncomingMessage, res: ServerRe
 }
 
 async function serve(deps: Deps, endpoint: Endpoint, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const controller = new AbortController();
+  const controller = new Aborter();
   let stream: StreamBody | undefined;
   res.once('close', () => {
     if (res.writableFinished) return;
@@ -44,7 +45,7 @@ async function serve(deps: Deps, endpoint: Endpoint, path: string, req: Incoming
   let answer: EdgeAnswer;
   try {
     const text = await readBody(req, deps.policy().policy.maxBodyBytes);
-    const call = { headers: rawHeaderLookup(req.rawHeaders), signal: controller.signal, controller, remoteAddress: req.socket.remoteAddress };
+    const call = { headers: rawHeaderLookup(req.rawHeaders), signal: controller, controller, remoteAddress: req.socket.remoteAddress };
     answer = await endpoint(deps, text, call);
   } catch (err) {
     answer = openAiErrorAnswer(caught(deps, path, err));

@@ -1,3 +1,5 @@
+import { abortSignalOf, type AbortLike } from '../abort.js';
+
 // The one way the gateway talks to upstreams. Node injects an undici-backed implementation (keep-alive pools,
 // no web-stream overhead on the hot path); Workers inject one over global fetch.
 
@@ -6,7 +8,7 @@ export interface UpstreamRequest {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: string;
-  signal?: AbortSignal;
+  signal?: AbortLike;
   /** Milliseconds until the TCP/TLS connection must be up, where the runtime controls it (Node). */
   connectTimeoutMs?: number;
 }
@@ -30,7 +32,7 @@ export function fetchHttpSend(fetchImpl: typeof fetch = fetch): HttpSend {
       method: req.method,
       headers: req.headers,
       body: req.body ?? null,
-      signal: req.signal ?? null,
+      signal: req.signal === undefined ? null : abortSignalOf(req.signal),
     });
     return {
       status: res.status,

@@ -5,6 +5,7 @@ import type {
   EmbeddingsRequest,
   EmbeddingsResponse,
 } from '../dialects/openai/schema.js';
+import type { AbortLike } from '../abort.js';
 import type { HttpSend } from './http.js';
 
 export type TargetKind =
@@ -34,7 +35,7 @@ export interface CallContext {
   target: Target;
   /** The model id the target knows (after alias resolution). */
   model: string;
-  signal: AbortSignal;
+  signal: AbortLike;
   /** The target's connect timeout for this route, in milliseconds. */
   connectTimeoutMs?: number;
 }

@@ -1,3 +1,4 @@
+import { Aborter, type AbortLike } from '../abort.js';
 import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../dialects/openai/schema.js';
 import { HeddleError, toHeddleError } from '../errors.js';
 import type { HttpSend } from '../providers/http.js';
@@ -14,7 +15,7 @@ import type { Candidate } from './route.js';
 // is admitted (breaker closed or a half-open trial free, health probe not failing, not cooling down after a
 // Retry-After, not saturated) gets one attempt. Between rounds: exponential backoff with jitter, or the shortest
 // Retry-After up to its cap. Every attempt after the first needs the per-request limit (1 + retries) and the
-// process-wide retry budget. Each attempt runs under its own AbortController (client disconnect, first-byte,
+// process-wide retry budget. Each attempt runs under its own Aborter (client disconnect, first-byte,
 // idle and total timeouts all abort the upstream call). A non-retryable error (the client's own mistake,
 // relayed by the target) stops the loop. A stream commits at its first content chunk: until then failover is
 // invisible, after it errors go to the client and nothing is retried.
@@ -26,7 +27,7 @@ export interface AttemptOptions {
   /** Route name, for per-route timeouts and retries. */
   route: string;
   /** Aborts every attempt (the client went away). */
-  signal: AbortSignal;
+  signal: AbortLike;
   /** Filled in order with each attempt's outcome, for the audit line (also when every attempt fails). */
   attempts: AttemptRecord[];
   /** How to redact for candidates cleared only for the redacted request (the policy's privacy.redact). */
@@ -251,7 +252,7 @@ function nextRoundWait(candidates: Candidate[], opts: AttemptOptions, round: num
   return Math.max(readyIn, backoffSeconds(round, retry));
 }
 
-function sleep(seconds: number, signal: AbortSignal): Promise<boolean> {
+function sleep(seconds: number, signal: AbortLike): Promise<boolean> {
   if (seconds <= 0) return Promise.resolve(!signal.aborted);
   return new Promise((resolve) => {
     const done = (ok: boolean) => {
@@ -305,22 +306,22 @@ function allFailed(
  * retryable timeout error naming the phase.
  */
 class Deadline {
-  private readonly controller = new AbortController();
+  private readonly controller = new Aborter();
   private phase: ReturnType<typeof setTimeout> | undefined;
   private readonly total: ReturnType<typeof setTimeout>;
   private readonly onClientAbort = () => this.controller.abort(this.parent.reason);
 
   constructor(
     private readonly target: string,
-    private readonly parent: AbortSignal,
+    private readonly parent: AbortLike,
     totalSeconds: number,
   ) {
     this.total = setTimeout(() => this.expire('total', totalSeconds), totalSeconds * 1000);
     parent.addEventListener('abort', this.onClientAbort, { once: true });
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  get signal(): AbortLike {
+    return this.controller;
   }
 
   arm(seconds: number, phase: 'first_byte' | 'idle'): void {

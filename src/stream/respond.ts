@@ -1,3 +1,4 @@
+import type { Aborter } from '../abort.js';
 import type { ChatChunk } from '../dialects/openai/schema.js';
 import { toHeddleError, type HeddleError } from '../errors.js';
 import type { RequestTrace } from '../spine.js';
@@ -35,7 +36,7 @@ export class StreamBody {
     chunks: AsyncIterable<ChatChunk>,
     private readonly writer: StreamWriter,
     private readonly trace: RequestTrace,
-    private readonly abort: AbortController,
+    private readonly abort: Aborter,
   ) {
     this.iterator = chunks[Symbol.asyncIterator]();
   }
@@ -91,7 +92,7 @@ export function streamResponse(
   chunks: AsyncIterable<ChatChunk>,
   writer: StreamWriter,
   trace: RequestTrace,
-  abort: AbortController,
+  abort: Aborter,
   headers: Record<string, string>,
 ): Response {
   const body = new StreamBody(chunks, writer, trace, abort);

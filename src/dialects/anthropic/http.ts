@@ -10,7 +10,7 @@ import { parseJsonBody, validate } from '../openai/parse.js';
 import type { ChatChunk } from '../openai/schema.js';
 import { estimateTokens, fromCompletion, MessagesStreamTranslator, toCanonical } from './translate.js';
 import { countTokensRequestSchema, messagesRequestSchema } from './wire.js';
-import { linkAbort } from '../../stream/abort.js';
+import { linkAbort, type Aborter } from '../../abort.js';
 import { streamResponse } from '../../stream/respond.js';
 
 // The Anthropic dialect's HTTP edge: POST /v1/messages (JSON or Anthropic's SSE events) and
@@ -97,7 +97,7 @@ function sseResponse(
   chunks: AsyncIterable<ChatChunk>,
   translator: MessagesStreamTranslator,
   trace: RequestTrace,
-  abort: AbortController,
+  abort: Aborter,
   headers: Record<string, string>,
 ): Response {
   const encode = (events: ReturnType<MessagesStreamTranslator['end']>) => events.map((event) => encodeSseEvent(event.type, event));

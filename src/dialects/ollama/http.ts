@@ -23,7 +23,7 @@ import {
   ollamaShowRequestSchema,
   type OllamaModelDetails,
 } from './wire.js';
-import { linkAbort } from '../../stream/abort.js';
+import { linkAbort, type Aborter, type AbortLike } from '../../abort.js';
 import { streamResponse } from '../../stream/respond.js';
 
 // The Ollama dialect's HTTP edge: /api/chat, /api/generate, /api/embed (and the legacy /api/embeddings),
@@ -176,7 +176,7 @@ async function embed(c: Context<HeddleEnv>, deps: Deps, model: string, input: st
   }
 }
 
-function inbound(c: Context<HeddleEnv>, endpoint: string, signal: AbortSignal): Inbound {
+function inbound(c: Context<HeddleEnv>, endpoint: string, signal: AbortLike): Inbound {
   return { endpoint, headers: c.req.raw.headers, signal, remoteAddress: remoteAddressOf(c.env) };
 }
 
@@ -228,7 +228,7 @@ function ndjsonResponse(
   chunks: AsyncIterable<ChatChunk>,
   translator: OllamaStreamTranslator,
   trace: RequestTrace,
-  abort: AbortController,
+  abort: Aborter,
   headers: Record<string, string>,
   elapsed: () => number,
 ): Response {

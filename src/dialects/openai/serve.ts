@@ -1,8 +1,8 @@
+import { linkAbort, type Aborter, type AbortLike } from '../../abort.js';
 import { CACHE_HEADER, type CacheStatus } from '../../cache/index.js';
 import type { Deps } from '../../deps.js';
 import { errorHeaders, toHeddleError, type HeddleError } from '../../errors.js';
 import { RequestTrace, runChat, runEmbeddings, type Decision } from '../../spine.js';
-import { linkAbort } from '../../stream/abort.js';
 import { StreamBody, streamHeaders, type StreamWriter } from '../../stream/respond.js';
 import { encodeSseData, encodeSseEvent, SSE_DONE } from '../../stream/sse.js';
 import { jsonAnswer, type EdgeAnswer } from '../answer.js';
@@ -18,12 +18,12 @@ export interface EdgeCall {
   /** Lower-case names; web `Headers` fit. */
   headers: Pick<Headers, 'get'>;
   /** Aborted when the client goes away. */
-  signal: AbortSignal;
+  signal: AbortLike;
   /**
-   * The controller behind `signal` where the runtime owns one (Node): a stream's cancel aborts it. Without one, a
-   * stream links a controller of its own to `signal`.
+   * The Aborter behind `signal` where the runtime owns one (Node): a stream's cancel aborts it. Without one, a
+   * stream links one of its own to `signal`.
    */
-  controller?: AbortController | undefined;
+  controller?: Aborter | undefined;
   remoteAddress: string | undefined;
 }
 
