@@ -1,12 +1,12 @@
 import { getRequestListener } from '@hono/node-server';
-import { randomUUID } from 'node:crypto';
+import { createHmac, createSecretKey, randomUUID } from 'node:crypto';
 import { readFileSync, watch, writeSync } from 'node:fs';
 import { createServer } from 'node:http';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { Agent, request, type Dispatcher } from 'undici';
 import { createApp } from './app.js';
-import { DiskStore, diskSecret, ResponseCache } from './cache/index.js';
+import { DiskStore, diskSecret, ResponseCache, type KeySigner } from './cache/index.js';
 import type { Deps, LoadedPolicy } from './deps.js';
 import { openAiFastPath } from './node/fast-path.js';
 import type { AuditRecord, AuditSink } from './observability/audit.js';
@@ -144,10 +144,16 @@ function log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<
  */
 async function nodeCache(env: Record<string, string | undefined>, log: Deps['log']): Promise<ResponseCache> {
   const dir = env.HEDDLE_CACHE_DIR;
-  if (dir === undefined || dir === '') return new ResponseCache({ secret: env.HEDDLE_CACHE_SECRET });
+  if (dir === undefined || dir === '') return new ResponseCache({ secret: env.HEDDLE_CACHE_SECRET, signer: hmacSigner });
   const diskBytes = Number(env.HEDDLE_CACHE_DISK_BYTES ?? 1024 ** 3);
   const persistent = await DiskStore.open(fsp, resolve(dir), Number.isFinite(diskBytes) ? diskBytes : 1024 ** 3);
-  return new ResponseCache({ secret: await diskSecret(fsp, resolve(dir), env.HEDDLE_CACHE_SECRET), persistent, log });
+  return new ResponseCache({ secret: await diskSecret(fsp, resolve(dir), env.HEDDLE_CACHE_SECRET), signer: hmacSigner, persistent, log });
+}
+
+/** Cache keys with node:crypto: the same HMAC-SHA-256 hex as crypto.subtle, computed synchronously. */
+export function hmacSigner(secret: string): KeySigner {
+  const key = createSecretKey(Buffer.from(secret, 'utf8'));
+  return (material) => createHmac('sha256', key).update(material).digest('hex');
 }
 
 export async function startGateway(options: NodeGatewayOptions): Promise<RunningGateway> {

@@ -5,4 +5,5 @@ export { cacheSchema, compileCache, DEFAULT_CACHE_SETTINGS, type CacheConfig, ty
 export type { UpstreamChat } from './flight.js';
 export { DiskStore, diskSecret, type DiskFs } from './disk.js';
 export { CACHE_HEADER, cacheEligibility, type CacheEligibility, type CacheStatus } from './eligibility.js';
+export { subtleSigner, type KeySigner } from './key.js';
 export { cachedChat, cachedEmbeddings, type CacheStageContext, type CachedChat } from './stage.js';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
 import { cacheKey, keyMaterial, randomSecret, subtleSigner, type KeyParts } from '../../../src/cache/key.js';
 import type { ChatRequest } from '../../../src/dialects/openai/schema.js';
+import { hmacSigner } from '../../../src/node.js';
 
 // Which requests share a cache entry: every field that can change the answer splits the key; framing
 // (stream, stream_options, metadata), field order and null-vs-absent do not.
@@ -95,6 +96,12 @@ describe('cache key', async () => {
     const node = (m: string) => createHmac('sha256', 'test-secret').update(m).digest('hex');
     expect(await cacheKey(node, parts())).toBe(reference);
     for (const [, p] of differs.slice(0, 5)) expect(await cacheKey(node, p)).toBe(await cacheKey(secret, p));
+  });
+
+  it("is the same from the Node entry's synchronous signer, non-ASCII secret and content included", async () => {
+    expect(await cacheKey(hmacSigner('test-secret'), parts())).toBe(reference);
+    const unicode = parts({}, { messages: [{ role: 'user', content: 'grüße, 日本, ✓' }] });
+    expect(await cacheKey(hmacSigner('sécret ✓'), unicode)).toBe(await cacheKey(subtleSigner('sécret ✓'), unicode));
   });
 
   it('puts tenant and class first in the keyed material', () => {
