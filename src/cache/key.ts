@@ -25,18 +25,28 @@ export interface KeyParts {
 
 const FRAMING_FIELDS: ReadonlySet<string> = new Set(['model', 'stream', 'stream_options', 'metadata']);
 
-/** JSON with object keys sorted at every level, so field order never changes a key; undefined fields are dropped. */
+/**
+ * JSON with object keys sorted at every level, so field order never changes a key; undefined fields are dropped.
+ * Built by concatenation (no array per level): it runs on every cacheable request, hit or miss.
+ */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      out += (i === 0 ? '' : ',') + (v === undefined ? 'null' : canonicalJson(v));
+    }
+    return `${out}]`;
+  }
   const record = value as Record<string, unknown>;
-  const parts: string[] = [];
+  let out = '{';
   for (const k of Object.keys(record).sort()) {
     const v = record[k];
     if (v === undefined) continue;
-    parts.push(`${JSON.stringify(k)}:${canonicalJson(v)}`);
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(k)}:${canonicalJson(v)}`;
   }
-  return `{${parts.join(',')}}`;
+  return `${out}}`;
 }
 
 /** The text the key is computed over: tenant and class first, then endpoint, candidates and the request. */
