@@ -12,7 +12,7 @@ import { openAiFastPath } from './node/fast-path.js';
 import type { AuditRecord, AuditSink } from './observability/audit.js';
 import { Metrics } from './observability/metrics.js';
 import { loadPolicy, PolicyError } from './policy/index.js';
-import type { HttpSend } from './providers/http.js';
+import type { HttpSend, UpstreamResponse } from './providers/http.js';
 import { Resilience } from './resilience/index.js';
 
 // Node entry: policy from disk with hot reload, undici keep-alive pools to upstreams, audit lines batched to
@@ -80,17 +80,34 @@ export function undiciHttpSend(agentFor = agentsByConnectTimeout()): HttpSend {
       const url = new URL(req.url);
       split.set(req.url, { origin: url.origin, path: url.search ? `${url.pathname}${url.search}` : url.pathname });
     }
-    return {
-      status: res.statusCode,
-      header: (name) => {
-        const v = res.headers[name];
-        return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
-      },
-      text: () => res.body.text(),
-      chunks: () => drainingOnEarlyReturn(res.body),
-      discard: () => res.body.destroy(),
-    };
+    return new UndiciResponse(res);
   };
+}
+
+/** An undici answer as an UpstreamResponse: one object per answer, not one and a closure per method. */
+class UndiciResponse implements UpstreamResponse {
+  readonly status: number;
+
+  constructor(private readonly res: Dispatcher.ResponseData) {
+    this.status = res.statusCode;
+  }
+
+  header(name: string): string | null {
+    const v = this.res.headers[name];
+    return Array.isArray(v) ? (v[0] ?? null) : (v ?? null);
+  }
+
+  text(): Promise<string> {
+    return this.res.body.text();
+  }
+
+  chunks(): AsyncIterable<Uint8Array> {
+    return drainingOnEarlyReturn(this.res.body);
+  }
+
+  discard(): void {
+    this.res.body.destroy();
+  }
 }
 
 /**

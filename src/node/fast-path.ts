@@ -37,7 +37,8 @@ export function openAiFastPath(deps: Deps): (req: IncomingMessage, res: ServerRe
 async function serve(deps: Deps, endpoint: Endpoint, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const controller = new Aborter();
   let stream: StreamBody | undefined;
-  res.once('close', () => {
+  // 'close' comes once; `on` spares the wrapper `once` makes (as for the body's events below).
+  res.on('close', () => {
     if (res.writableFinished) return;
     if (stream !== undefined) void stream.cancel();
     else controller.abort();
@@ -116,13 +117,13 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
       if (size <= limit) parts.push(part);
       else reject(tooLarge(limit));
     });
-    req.once('end', () => resolve(utf8.decode(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts))));
+    req.on('end', () => resolve(utf8.decode(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts))));
     // A client that leaves mid-body is past answering; this only ends the request's work (and is not a bug).
     const left = () => {
       if (!req.complete) reject(new HeddleError({ status: 499, type: 'api_error', code: 'cancelled', message: 'The client closed the request.' }));
     };
-    req.once('error', left);
-    req.once('close', left);
+    req.on('error', left);
+    req.on('close', left);
   });
 }
 
