@@ -81,9 +81,16 @@ impl TokenizerEnv for ModelTokEnv {
     }
 }
 
+/// The bytes every token id stands for, from tokenizer.json (byte-level BPE or SentencePiece byte fallback).
+pub fn token_bytes(tokenizer_json: &Value) -> Result<Vec<Vec<u8>>, String> {
+    llguidance::token_bytes_from_tokenizer_json(tokenizer_json).map_err(|e| e.to_string())
+}
+
 /// Per model: the token trie and parser factory every request's grammar is compiled against.
 pub struct GrammarEngine {
     factory: ParserFactory,
+    /// Per token id, how strongly it closes JSON (see `Constraint::mask`).
+    closing: Arc<Vec<f32>>,
     tool_format: ToolFormat,
     /// Marker tokens that are special (so a string literal cannot produce them) are named by id in grammars.
     marker_ids: Vec<(&'static str, u32)>,
@@ -110,7 +117,7 @@ impl GrammarEngine {
         eos_ids: &[u32],
         template_source: &str,
     ) -> Result<Self, String> {
-        let mut words = llguidance::token_bytes_from_tokenizer_json(tokenizer_json).map_err(|e| e.to_string())?;
+        let mut words = token_bytes(tokenizer_json)?;
         words.resize(vocab_size.max(words.len()), vec![]);
         let first_eos = *eos_ids.first().ok_or("no end-of-sequence token")?;
         let info = TokRxInfo::new(words.len() as u32, first_eos);
@@ -125,7 +132,8 @@ impl GrammarEngine {
                 tokenizer.get_added_tokens_decoder().get(&id).filter(|t| t.special).map(|_| (m, id))
             })
             .collect();
-        Ok(Self { factory, tool_format: ToolFormat::of_template(template_source), marker_ids })
+        let closing = Arc::new(words.iter().map(|w| closing_bonus(w)).collect());
+        Ok(Self { factory, closing, tool_format: ToolFormat::of_template(template_source), marker_ids })
     }
 
     /// A grammar literal for `text`, or the special token it names.
@@ -190,8 +198,9 @@ impl GrammarEngine {
         }
     }
 
-    /// Compiles the request's grammar; a schema llguidance cannot satisfy or parse is the client's error.
-    pub fn compile(&self, spec: &GrammarSpec) -> Result<Constraint, GrammarError> {
+    /// Compiles the request's grammar for an output of at most `budget` tokens; a schema llguidance cannot
+    /// satisfy or parse is the client's error.
+    pub fn compile(&self, spec: &GrammarSpec, budget: usize) -> Result<Constraint, GrammarError> {
         let param = match spec {
             GrammarSpec::Json { .. } => "response_format",
             GrammarSpec::ToolCalls { .. } => "tools",
@@ -201,13 +210,36 @@ impl GrammarEngine {
             .factory
             .create_parser(grammar)
             .map_err(|e| GrammarError { param, message: format!("cannot constrain output to this schema: {e}") })?;
-        Ok(Constraint { matcher: Matcher::new(Ok(parser)) })
+        let closing_from = budget.saturating_sub(CLOSING_WINDOW.max(budget / 8));
+        Ok(Constraint { matcher: Matcher::new(Ok(parser)), closing: self.closing.clone(), produced: 0, closing_from })
+    }
+}
+
+/// Tokens left when an output starts being steered to close (or an eighth of the budget, if more).
+const CLOSING_WINDOW: usize = 32;
+
+/// Logit bonus near the end of the budget. Quotes first: inside a string a quote is the only way out (braces
+/// there are just text), and outside one the grammar allows a quote only where a key or value must follow.
+/// Then brackets and braces, which end arrays and objects instead of adding items.
+fn closing_bonus(bytes: &[u8]) -> f32 {
+    if bytes.contains(&b'"') {
+        12.0
+    } else if bytes.iter().any(|&b| b == b'}' || b == b']') {
+        8.0
+    } else {
+        0.0
     }
 }
 
 /// One sequence's grammar state.
 pub struct Constraint {
     matcher: Matcher,
+    closing: Arc<Vec<f32>>,
+    produced: usize,
+    /// From this many output tokens on, the mask also favours tokens that close the JSON, so an output that
+    /// would run past the length limit ends valid (shorter) instead of failing; outputs that finish before
+    /// the window are untouched.
+    closing_from: usize,
 }
 
 impl Constraint {
@@ -221,6 +253,11 @@ impl Constraint {
             }
         });
         logits[width..].fill(f32::NEG_INFINITY);
+        if self.produced >= self.closing_from {
+            for (l, b) in logits.iter_mut().zip(self.closing.iter()) {
+                *l += b;
+            }
+        }
         Ok(())
     }
 
@@ -230,6 +267,7 @@ impl Constraint {
         if self.matcher.is_stopped() {
             return Ok(());
         }
+        self.produced += 1;
         self.matcher.consume_token(tok).map_err(|e| format!("grammar: {e}"))
     }
 

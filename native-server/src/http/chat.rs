@@ -207,16 +207,10 @@ pub async fn chat_completions(State(state): State<Arc<AppState>>, body: Bytes) -
     let msgs = messages.clone();
     let tools_owned = tools.map(|t| t.to_vec());
     // Template rendering, tokenization and grammar compilation are CPU work: keep them off the async workers.
-    let (prompt, grammar) = tokio::task::spawn_blocking(move || {
-        let prompt = prompter.prompt_tokens(&msgs, tools_owned.as_deref()).map_err(|e| ApiError::invalid("messages", e))?;
-        let grammar = match (&spec, &prompter.grammar) {
-            (Some(spec), Some(engine)) => Some(engine.compile(spec).map_err(|e| ApiError::invalid(e.param, e.message))?),
-            _ => None,
-        };
-        Ok::<_, ApiError>((prompt, grammar))
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))??;
+    let prompt = tokio::task::spawn_blocking(move || prompter.prompt_tokens(&msgs, tools_owned.as_deref()))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::invalid("messages", e))?;
     let ctx = chat.context_len;
     if prompt.len() >= ctx {
         return Err(ApiError::invalid(
@@ -240,6 +234,16 @@ pub async fn chat_completions(State(state): State<Arc<AppState>>, body: Bytes) -
         }
         Some(m) => m as usize,
         None => ctx - prompt.len(),
+    };
+    let grammar = match spec {
+        Some(spec) => {
+            let prompter = chat.prompter.clone();
+            let compiled = tokio::task::spawn_blocking(move || prompter.grammar.as_ref().map(|g| g.compile(&spec, max_new)))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            compiled.transpose().map_err(|e| ApiError::invalid(e.param, e.message))?
+        }
+        None => None,
     };
     let stop = match req.stop {
         None => vec![],
