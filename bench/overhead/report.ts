@@ -127,6 +127,11 @@ export function renderReport(r: OverheadResults): string {
       `- Every bench process (upstream, contender, load generator) runs at \`nice -n ${String(s.nice)}\`, so it takes the CPU whenever it wants it ` +
         'and the builds sharing the machine get what is left; the background figures above show how much the machine was doing besides.',
     );
+  if (typeof s.before === 'string')
+    L(
+      `- "Heddle at ${s.before} (before)" is src/ as it was at that commit (\`--before=${s.before}\`: git archive, then the same esbuild bundle ` +
+        'as "Heddle, esbuild bundle", on plain node): the change measured against what came before it in the same run. Compare it with the bundle row.',
+    );
   L('- The request: a two-message chat (~450 bytes) with `temperature: 0.7`, i.e. sampled generation, which Heddle\'s cache (deterministic mode) never answers, so every request goes to the upstream through every contender.');
   L('- Every process is separate: the fixed-answer upstream (node:http), the contender, the load generator. Added latency = contender percentile minus the direct percentile at the same rate.');
   L('- **Caveat: 2 cores.** The load generator (CPU 1) and the upstream (unpinned) compete with each other, and the upstream also competes with the contender on CPU 0. Max RPS therefore understates what any contender would do with a core of its own; the ratios between contenders, measured under the same arrangement in the same run, are the meaningful numbers. `CPU us/req` (contender CPU time divided by requests served) is the least load-generator-sensitive measure.');

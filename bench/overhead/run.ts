@@ -1,5 +1,6 @@
 // npm run bench:overhead [-- --duration=10 --rounds=1 --rates=200,1000 --only=direct,minimal,heddle,portkey
 //                            --connections=64 --ttfb-requests=300 --chunk-gap=2 (ms between SSE events) --profile --fresh-portkey --no-write
+//                            --before=<git ref> (adds Heddle's src/ at that commit, bundled like heddle-js, for a before/after in one run)
 //                            --wait-quiet=<max CPU cores other processes may use before each contender> --wait-max=900]
 //
 // The same chat request sent (a) directly to a fixed-answer upstream, (b) through Heddle, (c) through a
@@ -49,7 +50,8 @@ const durationS = Number(opt('duration', '10'));
 const rounds = Number(opt('rounds', '1'));
 const rates = opt('rates', '200,1000').split(',').filter(Boolean).map(Number);
 const chunkGapMs = Number(opt('chunk-gap', '2'));
-const only = opt('only', 'direct,minimal,heddle,heddle-js,portkey').split(',');
+const before = opt('before', '');
+const only = opt('only', `direct,minimal,heddle,heddle-js,${before ? 'heddle-before,' : ''}portkey`).split(',');
 const connections = Number(opt('connections', '64'));
 const ttfbRequests = Number(opt('ttfb-requests', '300'));
 const profile = flag('profile');
@@ -82,7 +84,7 @@ const bodyFor = (model: string, stream: boolean): string =>
   JSON.stringify({ model, messages, max_tokens: 32, temperature: 0.7, ...(stream ? { stream: true } : {}) });
 
 interface Contender {
-  name: 'direct' | 'minimal' | 'heddle' | 'heddle-js' | 'portkey';
+  name: 'direct' | 'minimal' | 'heddle' | 'heddle-js' | 'heddle-before' | 'portkey';
   label: string;
   port: number;
   model: string;
@@ -376,6 +378,40 @@ async function main(): Promise<void> {
     },
   });
 
+  // --before=<ref>: src/ as it was at that commit (git archive), bundled and run exactly as heddle-js, so a change
+  // is measured against what came before it in the same run, on the same machine load.
+  if (before) {
+    const beforePort = await freePort();
+    const beforeDir = path.join(root, 'node_modules', '.cache', 'heddle-bench-overhead', `before-${before.replace(/[^\w.-]/g, '_')}`);
+    contenders.push({
+      name: 'heddle-before',
+      label: `Heddle at ${before} (before), esbuild bundle on plain node`,
+      port: beforePort,
+      model: 'bench-model',
+      headers: auth,
+      start: () => {
+        mkdirSync(beforeDir, { recursive: true });
+        execFileSync('sh', ['-c', `git archive ${JSON.stringify(before)} src | tar -x -C ${JSON.stringify(beforeDir)}`], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+        const out = path.join(beforeDir, 'heddle-node.mjs');
+        execFileSync(
+          path.join(root, 'node_modules', '.bin', 'esbuild'),
+          [path.join(beforeDir, 'src', 'node.ts'), '--bundle', '--platform=node', '--format=esm', '--target=node20', '--packages=external', `--outfile=${out}`, '--log-level=error'],
+          { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
+        );
+        return spawnProc({
+          name: 'heddle-before',
+          cmd: process.execPath,
+          args: [out],
+          cwd: root,
+          env: heddleEnv(beforePort),
+          cpus: PROXY_CPU,
+          nice: NICE,
+          logPath: path.join(work, 'heddle-before.log'),
+        });
+      },
+    });
+  }
+
   const portkeyPort = await freePort();
   let portkeyEntry: string | undefined;
   let portkeyInstallError: string | undefined;
@@ -439,7 +475,7 @@ async function main(): Promise<void> {
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: machineInfo(),
-    settings: { nice: NICE, waitQuiet: quietLoad, durationS, rounds, rates, connections, ttfbRequests, wrkThreads: 1, chunkGapMs, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER },
+    settings: { nice: NICE, waitQuiet: quietLoad, durationS, rounds, rates, connections, ttfbRequests, wrkThreads: 1, chunkGapMs, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER, ...(before ? { before } : {}) },
     contenders: selected.map((c) => mergeRounds(perRound.get(c.name) ?? [])),
     bundle,
   };
