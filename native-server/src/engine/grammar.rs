@@ -89,8 +89,7 @@ pub fn token_bytes(tokenizer_json: &Value) -> Result<Vec<Vec<u8>>, String> {
 /// Per model: the token trie and parser factory every request's grammar is compiled against.
 pub struct GrammarEngine {
     factory: ParserFactory,
-    /// Per token id, how strongly it closes JSON (see `Constraint::mask`).
-    closing: Arc<Vec<f32>>,
+    closing: Arc<ClosingBonus>,
     tool_format: ToolFormat,
     /// Marker tokens that are special (so a string literal cannot produce them) are named by id in grammars.
     marker_ids: Vec<(&'static str, u32)>,
@@ -132,7 +131,7 @@ impl GrammarEngine {
                 tokenizer.get_added_tokens_decoder().get(&id).filter(|t| t.special).map(|_| (m, id))
             })
             .collect();
-        let closing = Arc::new(words.iter().map(|w| closing_bonus(w)).collect());
+        let closing = Arc::new(ClosingBonus::new(&words));
         Ok(Self { factory, closing, tool_format: ToolFormat::of_template(template_source), marker_ids })
     }
 
@@ -210,35 +209,95 @@ impl GrammarEngine {
             .factory
             .create_parser(grammar)
             .map_err(|e| GrammarError { param, message: format!("cannot constrain output to this schema: {e}") })?;
-        let closing_from = budget.saturating_sub(CLOSING_WINDOW.max(budget / 8));
-        Ok(Constraint { matcher: Matcher::new(Ok(parser)), closing: self.closing.clone(), produced: 0, closing_from })
+        let matcher = Matcher::new(Ok(parser));
+        let shortest = self.closing.walk(&matcher, budget);
+        // Steering starts with room for the steered ending (which grows with nesting) plus a margin.
+        let closing_from = budget.saturating_sub(shortest + shortest / 2 + CLOSING_MARGIN);
+        tracing::debug!(shortest, closing_from, budget, "grammar compiled");
+        Ok(Constraint { matcher, closing: self.closing.clone(), produced: 0, in_string: false, closing_from })
     }
 }
 
-/// Tokens left when an output starts being steered to close (or an eighth of the budget, if more).
-const CLOSING_WINDOW: usize = 32;
+/// Tokens of slack, beyond the steered ending's own length, before the length limit.
+const CLOSING_MARGIN: usize = 16;
 
-/// Logit bonus near the end of the budget. Quotes first: inside a string a quote is the only way out (braces
-/// there are just text), and outside one the grammar allows a quote only where a key or value must follow.
-/// Then brackets and braces, which end arrays and objects instead of adding items.
-fn closing_bonus(bytes: &[u8]) -> f32 {
-    if bytes.contains(&b'"') {
-        12.0
-    } else if bytes.iter().any(|&b| b == b'}' || b == b']') {
-        8.0
-    } else {
-        0.0
+/// Per token id, the logit bonus that steers an output to its shortest ending near the end of the budget.
+/// Inside a string only a quote gets out (braces there are just text). Outside one: `null` where a value may be
+/// null, then brackets and braces (end arrays and objects instead of adding items), then quotes.
+struct ClosingBonus {
+    in_string: Vec<f32>,
+    outside: Vec<f32>,
+    /// Per token id: whether its bytes leave the in-string state flipped (an odd number of unescaped quotes,
+    /// escapes inside one token only; enough for steering).
+    flips: Vec<bool>,
+}
+
+impl ClosingBonus {
+    fn new(words: &[Vec<u8>]) -> Self {
+        let quote = |w: &Vec<u8>| if w.contains(&b'"') { 12.0 } else { 0.0 };
+        let outside = |w: &Vec<u8>| match w.first() {
+            Some(b'n') => 14.0,
+            _ if w.iter().any(|&b| b == b'}' || b == b']') => 12.0,
+            _ if w.contains(&b'"') => 8.0,
+            _ => 0.0,
+        };
+        let flips = |w: &Vec<u8>| {
+            let (mut odd, mut escaped) = (false, false);
+            for &b in w {
+                match b {
+                    b'\\' if !escaped => escaped = true,
+                    b'"' if !escaped => odd = !odd,
+                    _ => escaped = false,
+                }
+            }
+            odd
+        };
+        Self { in_string: words.iter().map(quote).collect(), outside: words.iter().map(outside).collect(), flips: words.iter().map(flips).collect() }
+    }
+
+    fn bonus(&self, in_string: bool) -> &[f32] {
+        if in_string {
+            &self.in_string
+        } else {
+            &self.outside
+        }
+    }
+
+    /// Length of the output that steering alone writes from the start: always the most-favoured allowed token
+    /// (ties to the lowest id), on a copy of the grammar state, until the grammar may end (at most `limit`).
+    fn walk(&self, matcher: &Matcher, limit: usize) -> usize {
+        let mut m = matcher.deep_clone();
+        let (mut n, mut in_string) = (0, false);
+        while n < limit && !m.is_stopped() && !m.is_accepting().unwrap_or(true) {
+            let Ok(allowed) = m.compute_mask() else { break };
+            let bonus = self.bonus(in_string);
+            let mut best: Option<(usize, f32)> = None;
+            allowed.iter_set_entries(|i| {
+                let b = bonus.get(i).copied().unwrap_or(0.0);
+                if best.is_none_or(|(_, top)| b > top) {
+                    best = Some((i, b));
+                }
+            });
+            let Some((tok, _)) = best else { break };
+            if m.consume_token(tok as u32).is_err() {
+                break;
+            }
+            in_string ^= self.flips[tok];
+            n += 1;
+        }
+        n
     }
 }
 
 /// One sequence's grammar state.
 pub struct Constraint {
     matcher: Matcher,
-    closing: Arc<Vec<f32>>,
+    closing: Arc<ClosingBonus>,
     produced: usize,
-    /// From this many output tokens on, the mask also favours tokens that close the JSON, so an output that
-    /// would run past the length limit ends valid (shorter) instead of failing; outputs that finish before
-    /// the window are untouched.
+    in_string: bool,
+    /// From this many output tokens on, the mask also favours the tokens that end the JSON soonest, so an
+    /// output that would run past the length limit ends valid (shorter) instead of failing; outputs that
+    /// finish earlier are untouched.
     closing_from: usize,
 }
 
@@ -254,7 +313,7 @@ impl Constraint {
         });
         logits[width..].fill(f32::NEG_INFINITY);
         if self.produced >= self.closing_from {
-            for (l, b) in logits.iter_mut().zip(self.closing.iter()) {
+            for (l, b) in logits.iter_mut().zip(self.closing.bonus(self.in_string)) {
                 *l += b;
             }
         }
@@ -268,6 +327,7 @@ impl Constraint {
             return Ok(());
         }
         self.produced += 1;
+        self.in_string ^= self.closing.flips.get(tok as usize).copied().unwrap_or(false);
         self.matcher.consume_token(tok).map_err(|e| format!("grammar: {e}"))
     }
 
