@@ -202,9 +202,10 @@ export class Resilience {
   /** Runs a breaker update and reports an open/close transition to the shared board, if any. */
   private watch(target: string, cfg: ResilienceConfig, update: (b: CircuitBreaker) => void): void {
     const breaker = this.breaker(target);
+    // Without a shared board (Node) there is no transition to report: no views to build on every request.
+    if (this.shared === undefined) return update(breaker);
     const before = breaker.view(this.now(), cfg.breaker);
     update(breaker);
-    if (this.shared === undefined) return;
     const after = breaker.view(this.now(), cfg.breaker);
     if (after.state === 'open' && after.opened !== before.opened) {
       this.shared.report({ target, state: 'open', untilEpochMs: this.epoch() + after.retryInMs });

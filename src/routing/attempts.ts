@@ -47,7 +47,7 @@ export interface Served<T> {
   candidate: Candidate;
 }
 
-export async function attemptChat(req: ChatRequest, candidates: Candidate[], opts: AttemptOptions): Promise<Served<ChatCompletion>> {
+export function attemptChat(req: ChatRequest, candidates: Candidate[], opts: AttemptOptions): Promise<Served<ChatCompletion>> {
   return loop(candidates, opts, async (candidate, ctx, run) => {
     run.deadline.arm(run.timeouts.firstByte, 'first_byte');
     const { body, redaction } = requestFor(req, candidate, opts);
@@ -67,7 +67,7 @@ function requestFor<T extends ChatRequest | EmbeddingsRequest>(req: T, candidate
   return { body: request, redaction };
 }
 
-export async function attemptEmbeddings(
+export function attemptEmbeddings(
   req: EmbeddingsRequest,
   candidates: Candidate[],
   opts: AttemptOptions,
@@ -81,7 +81,7 @@ export async function attemptEmbeddings(
 }
 
 /** A committed stream: the chunks read before commit, then the rest, under idle and total timeouts. */
-export async function attemptChatStream(
+export function attemptChatStream(
   req: ChatRequest,
   candidates: Candidate[],
   opts: AttemptOptions,
