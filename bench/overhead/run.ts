@@ -352,6 +352,15 @@ async function main(): Promise<void> {
     BENCH_UPSTREAM_PORT: String(upstreamPort),
     NODE_ENV: 'production',
   });
+  /** Bundles a Node entry into one file (npm packages external) and runs it on plain node as a contender. */
+  const bundledHeddle = (name: string, entry: string, out: string, port: number): Proc => {
+    execFileSync(
+      path.join(root, 'node_modules', '.bin', 'esbuild'),
+      [entry, '--bundle', '--platform=node', '--format=esm', '--target=node20', '--packages=external', `--outfile=${out}`, '--log-level=error'],
+      { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    return spawnProc({ name, cmd: process.execPath, args: [out], cwd: root, env: heddleEnv(port), cpus: PROXY_CPU, nice: NICE, logPath: path.join(work, `${name}.log`) });
+  };
   contenders.push({
     name: 'heddle-js',
     label: 'Heddle, esbuild bundle on plain node (no tsx)',
@@ -360,21 +369,7 @@ async function main(): Promise<void> {
     headers: auth,
     start: () => {
       if (!existsSync(heddleEntry)) throw new Error('src/node.ts does not exist yet');
-      execFileSync(
-        path.join(root, 'node_modules', '.bin', 'esbuild'),
-        [heddleEntry, '--bundle', '--platform=node', '--format=esm', '--target=node20', '--packages=external', `--outfile=${heddleJsOut}`, '--log-level=error'],
-        { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
-      );
-      return spawnProc({
-        name: 'heddle-js',
-        cmd: process.execPath,
-        args: [heddleJsOut],
-        cwd: root,
-        env: heddleEnv(heddleJsPort),
-        cpus: PROXY_CPU,
-        nice: NICE,
-        logPath: path.join(work, 'heddle-js.log'),
-      });
+      return bundledHeddle('heddle-js', heddleEntry, heddleJsOut, heddleJsPort);
     },
   });
 
@@ -392,22 +387,7 @@ async function main(): Promise<void> {
       start: () => {
         mkdirSync(beforeDir, { recursive: true });
         execFileSync('sh', ['-c', `git archive ${JSON.stringify(before)} src | tar -x -C ${JSON.stringify(beforeDir)}`], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-        const out = path.join(beforeDir, 'heddle-node.mjs');
-        execFileSync(
-          path.join(root, 'node_modules', '.bin', 'esbuild'),
-          [path.join(beforeDir, 'src', 'node.ts'), '--bundle', '--platform=node', '--format=esm', '--target=node20', '--packages=external', `--outfile=${out}`, '--log-level=error'],
-          { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
-        );
-        return spawnProc({
-          name: 'heddle-before',
-          cmd: process.execPath,
-          args: [out],
-          cwd: root,
-          env: heddleEnv(beforePort),
-          cpus: PROXY_CPU,
-          nice: NICE,
-          logPath: path.join(work, 'heddle-before.log'),
-        });
+        return bundledHeddle('heddle-before', path.join(beforeDir, 'src', 'node.ts'), path.join(beforeDir, 'heddle-node.mjs'), beforePort);
       },
     });
   }
