@@ -29,7 +29,11 @@ export function openAiFastPath(deps: Deps): (req: IncomingMessage, res: ServerRe
     const path = query === -1 ? req.url : req.url.slice(0, query);
     const endpoint = ENDPOINTS.get(path);
     if (endpoint === undefined) return false;
-    void serve(deps, endpoint, path, req, res);
+    serve(deps, endpoint, path, req, res).catch((err: unknown) => {
+      // Only a bug gets here (answers and their errors are written inside): logged, and the connection dropped.
+      caught(deps, path, err);
+      res.destroy();
+    });
     return true;
   };
 }
