@@ -3,9 +3,11 @@
     python check.py [--model heddle-demo] [--n 20]
 
 Loads the folder with AutoTokenizer / AutoModelForCausalLM, checks that the chat template renders exactly
-what training saw, then runs greedy generation on held-out prompts (a seed never used for training) of three
-kinds: plain chat (must end with <|im_end|> within 64 tokens), JSON requests (output must parse), and
-tool-fitting requests (must emit a <tool_call> block whose body parses). Prints a JSON summary.
+what training saw, then runs greedy generation on held-out prompts (a seed never used for training) of four
+kinds: plain chat (must end with <|im_end|> within 64 tokens), JSON requests (output must parse),
+tool-fitting requests (must emit a <tool_call> block whose body parses), and DeepFabric's topic-tree,
+topic-graph and basic-conversation prompts (output, unconstrained, must be JSON with exactly the keys and
+value types that DeepFabric's response schemas and validators accept). Prints a JSON summary.
 """
 
 import argparse
@@ -47,6 +49,32 @@ def parse_tool_call(text):
     if not isinstance(call, dict) or not isinstance(call.get("name"), str) or not isinstance(call.get("arguments"), dict):
         return None
     return call
+
+
+DF_CONV_KEYS = ["messages", "reasoning", "tool_context", "tools", "agent_context", "question", "final_answer"]
+DF_MSG_KEYS = ["role", "content", "tool_calls", "tool_call_id"]
+
+
+def deepfabric_valid(kind, val):
+    """What deepfabric 4.13.0 accepts (TopicList, GraphSubtopics, Conversation), in the strict schema's key order."""
+    if not isinstance(val, dict):
+        return False
+    if kind == "tree":
+        subs = val.get("subtopics")
+        return list(val) == ["subtopics"] and isinstance(subs, list) and len(subs) >= 1 and \
+            all(isinstance(x, str) and x.strip() for x in subs)
+    if kind == "graph":
+        subs = val.get("subtopics")
+        return list(val) == ["subtopics"] and isinstance(subs, list) and len(subs) >= 1 and all(
+            isinstance(x, dict) and list(x) == ["topic", "connections"] and isinstance(x["topic"], str) and
+            x["topic"].strip() and isinstance(x["connections"], list) and
+            all(isinstance(c, int) and not isinstance(c, bool) for c in x["connections"]) for x in subs)
+    msgs = val.get("messages")
+    return (list(val) == DF_CONV_KEYS and isinstance(msgs, list) and [m.get("role") for m in msgs] == ["user", "assistant"]
+            and all(list(m) == DF_MSG_KEYS and isinstance(m["content"], str) and m["content"].strip() and
+                    m["tool_calls"] is None and m["tool_call_id"] is None for m in msgs)
+            and all(val[k] is None for k in DF_CONV_KEYS[1:5])
+            and isinstance(val["question"], str) and isinstance(val["final_answer"], str))
 
 
 def main():
@@ -141,7 +169,24 @@ def main():
     report["tool_call_exact_arguments"] = f"{right_args}/{n}"
     report["tool_followup_plain_answer_ends"] = f"{follow_ok}/{follow_n}"
 
-    # 5. A few hand-written prompts outside the generator's phrasing, OpenAI-style tools with string arguments.
+    # 5. DeepFabric tasks: topic-tree and topic-graph expansion, basic q&a conversations (no grammar here).
+    rng = random.Random(HELD_OUT_SEED + 4)
+    for kind, gen in (("tree", data.df_tree_conversation), ("graph", data.df_graph_conversation),
+                      ("conversation", data.df_basic_conversation)):
+        ok = 0
+        for i in range(n):
+            msgs = gen(rng)
+            text, ended, k = generate(model, tok, msgs[:-1], None, 400)
+            try:
+                ok += ended and deepfabric_valid(kind, json.loads(text))
+            except json.JSONDecodeError:
+                pass
+            if i < 2 or args.verbose:
+                examples.setdefault("deepfabric_" + kind, []).append({"prompt_tail": msgs[0]["content"][-160:],
+                                                                      "output": text})
+        report[f"deepfabric_{kind}_valid"] = f"{ok}/{n}"
+
+    # 6. A few hand-written prompts outside the generator's phrasing, OpenAI-style tools with string arguments.
     weather = data.TOOLS["get_weather"]
     hist = [{"role": "user", "content": "how's the weather in Rome today?"},
             {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "id": "call_1", "function": {

@@ -481,14 +481,332 @@ def chat_conversation(rng):
     return msgs
 
 
+# ---------------------------------------------------------------------------
+# DeepFabric tasks (deepfabric 4.13.0): topic-tree expansion, topic-graph expansion and basic
+# question/answer conversations. The prompts are built exactly as DeepFabric builds them (its
+# prompts.py, tree.py, graph.py, builders.py and generator.py); the answers are JSON in the key order of
+# DeepFabric's strict response schemas, with Python json.dumps spacing, as the node's grammar emits it.
+
+# root topic -> (what it helps with, subtopics)
+DF_TOPICS = {
+    "Household budgeting": ("keep spending under control", ["tracking expenses", "monthly bills", "saving goals",
+                            "emergency funds", "grocery budgets", "paying off debt", "budgeting apps"]),
+    "Personal finance": ("make your money last", ["saving money", "credit scores", "retirement planning",
+                         "investing basics", "taxes", "insurance"]),
+    "Cooking": ("make tasty meals at home", ["baking bread", "knife skills", "meal planning", "soups and stews",
+                "spices", "quick dinners", "vegetarian cooking"]),
+    "Gardening": ("grow healthy plants", ["vegetable gardens", "composting", "watering", "pest control",
+                  "soil health", "houseplants", "pruning"]),
+    "Fitness": ("stay strong and healthy", ["running", "strength training", "stretching", "home workouts",
+                "rest days", "warming up"]),
+    "Nutrition": ("eat well every day", ["healthy breakfasts", "protein", "vitamins", "drinking water",
+                  "reading food labels", "balanced meals"]),
+    "Sleep": ("feel rested", ["bedtime routines", "naps", "sleep schedules", "screen time at night",
+              "quiet bedrooms"]),
+    "Travel": ("plan smooth trips", ["packing light", "booking flights", "travel insurance", "budget travel",
+               "road trips", "travel safety"]),
+    "Home maintenance": ("keep your home in good shape", ["fixing leaks", "cleaning gutters", "painting walls",
+                         "smoke alarms", "heating systems", "basic tools"]),
+    "Pet care": ("keep pets happy and healthy", ["feeding dogs", "cat behavior", "vet visits", "grooming",
+                 "training puppies", "pet exercise"]),
+    "Parenting": ("support children as they grow", ["bedtime stories", "screen time", "homework help",
+                  "healthy snacks", "family routines"]),
+    "Time management": ("get more done with less stress", ["to-do lists", "setting priorities",
+                        "avoiding procrastination", "calendars", "taking breaks"]),
+    "Career development": ("grow at work", ["writing a resume", "job interviews", "networking",
+                           "asking for a raise", "learning new skills"]),
+    "Public speaking": ("speak with confidence", ["calming nerves", "structuring a talk", "using slides",
+                        "eye contact", "answering questions"]),
+    "Learning languages": ("learn a new language", ["vocabulary", "grammar basics", "pronunciation",
+                           "language apps", "speaking practice"]),
+    "Programming": ("write better software", ["algorithms", "data structures", "debugging", "testing",
+                    "version control", "code review"]),
+    "Python": ("write clear Python code", ["lists and dictionaries", "functions", "virtual environments",
+               "error handling", "reading files", "unit tests"]),
+    "Web development": ("build websites", ["HTML basics", "CSS layouts", "JavaScript", "web accessibility",
+                        "APIs", "web hosting"]),
+    "Cybersecurity": ("stay safe online", ["strong passwords", "phishing", "two-factor authentication",
+                      "software updates", "backups"]),
+    "Data science": ("learn from data", ["data cleaning", "charts", "statistics", "spreadsheets",
+                     "machine learning"]),
+    "Mathematics": ("solve problems step by step", ["algebra", "geometry", "fractions", "percentages",
+                    "probability", "statistics"]),
+    "Physics": ("understand how the world moves", ["gravity", "energy", "light", "electricity", "magnets"]),
+    "Biology": ("understand living things", ["cells", "photosynthesis", "the human heart", "ecosystems",
+                "genetics"]),
+    "Astronomy": ("understand the night sky", ["the moon", "planets", "stars", "comets", "telescopes"]),
+    "Climate and weather": ("understand the weather", ["clouds", "rain", "seasons", "storms", "climate change"]),
+    "History": ("learn from the past", ["ancient Egypt", "the Roman Empire", "the printing press",
+                "the industrial revolution", "world maps"]),
+    "Music": ("enjoy and make music", ["learning guitar", "reading sheet music", "rhythm", "singing",
+              "practice habits"]),
+    "Photography": ("take better photos", ["lighting", "composition", "phone cameras", "editing photos",
+                    "portraits"]),
+    "Writing": ("write clearly", ["short stories", "editing drafts", "writing emails", "grammar",
+                "keeping a journal"]),
+    "Mental health": ("feel calm and balanced", ["managing stress", "mindfulness", "talking to friends",
+                      "daily walks", "gratitude"]),
+    "Customer service": ("help customers well", ["answering complaints", "friendly greetings", "refunds",
+                         "follow-up emails", "clear answers"]),
+    "Small business": ("run a small business", ["pricing products", "marketing", "bookkeeping",
+                       "hiring staff", "customer reviews"]),
+    "Renewable energy": ("use cleaner energy", ["solar panels", "wind power", "saving electricity",
+                         "electric cars", "home batteries"]),
+    "Recycling": ("waste less", ["sorting plastics", "composting food scraps", "reusing jars",
+                  "recycling paper", "buying less"]),
+    "Small Talk Topics": ("start friendly conversations", ["weather", "weekend plans", "hobbies", "food",
+                          "music", "books"]),
+    "Board games": ("have fun with friends", ["chess", "card games", "strategy games", "party games",
+                    "game rules"]),
+}
+DF_SUFFIXES = ["{} basics", "common {} mistakes", "tools for {}", "{} for beginners", "tips for {}",
+               "planning {}", "the history of {}", "{} at home"]
+
+DF_GEN_SYSTEMS = ["You write short, helpful question and answer conversations.",
+                  "You write short, helpful question and answer conversations.",
+                  "You are a helpful assistant.", "You are a friendly tutor who explains things simply.",
+                  "You are a patient teacher who gives clear, practical answers.",
+                  "You create educational conversations for training a helpful assistant.",
+                  "You are a knowledgeable assistant that answers questions briefly."]
+DF_TREE_CONTEXTS = ["", "", "", "", "You are a helpful assistant.", "You write short, helpful question and answer conversations.",
+                    "You create training data for a friendly chat assistant.", "You are an expert tutor."]
+
+# TreePromptBuilder.EXAMPLES (deepfabric/prompts.py), selected by Tree._detect_domain.
+DF_TREE_EXAMPLES = {
+    "general": [(["Technology", "Artificial Intelligence"], ["machine learning", "neural networks", "computer vision", "natural language processing", "robotics"]),
+                (["Entertainment", "Movies", "Actors"], ["Tom Hanks", "Meryl Streep", "Leonardo DiCaprio", "Jennifer Lawrence", "Denzel Washington"])],
+    "conversational": [(["Small Talk Topics"], ["weather", "weekend plans", "hobbies", "family", "books", "food", "music"]),
+                       (["Small Talk Topics", "Family"], ["parents", "grandparents", "siblings", "family traditions", "family vacations"]),
+                       (["Small Talk Topics", "Hobbies", "Cooking"], ["recipes", "asian food", "favourite dishes", "cookbooks", "kitchen gadgets", "vegan cooking"])],
+    "technical": [(["Programming"], ["algorithms", "data structures", "debugging", "testing", "version control"]),
+                  (["Programming", "Python"], ["pandas", "flask", "pytest", "asyncio", "django"])],
+    "educational": [(["Mathematics"], ["algebra", "geometry", "calculus", "statistics", "probability"]),
+                    (["Mathematics", "Algebra"], ["linear equations", "quadratic functions", "polynomials", "matrices", "systems"])],
+}
+
+
+def _df_domain(system_prompt, path):
+    text = f"{system_prompt} {' '.join(path)}".lower()
+    for domain, words in (("educational", ["math", "calculus", "algebra", "geometry", "equation"]),
+                          ("technical", ["programming", "code", "software", "python", "algorithm"]),
+                          ("conversational", ["chat", "conversation", "talk", "friendly", "assistant"])):
+        if any(w in text for w in words):
+            return domain
+    return "general"
+
+
+def df_tree_prompt(path, n, context):
+    examples = "\n\n".join("Path: " + " -> ".join(f'"{t}"' for t in p) + f"\nSubtopics: {s}"
+                           for p, s in DF_TREE_EXAMPLES[_df_domain(context, path)][:3])
+    path_str = " -> ".join(f'"{t}"' for t in path)
+    return (f"Generate {n} subtopics for training data organization.\n\n"
+            "Task: Create diverse but related subtopics that expand on the given topic path.\n\n"
+            f"Examples:\n{examples}\n\nContext: {context}\n\nTopic path: {path_str}\n"
+            f"Generate {n} subtopics as a Python list. Return only the list, nothing else.")
+
+
+def _df_path(rng):
+    """A topic path (root first) and the subtopics that sensibly extend it."""
+    root = rng.choice(list(DF_TOPICS))
+    subs = DF_TOPICS[root][1]
+    depth = rng.choice([1, 1, 1, 2, 2, 3])
+    if depth == 1:
+        return [root], list(subs)
+    sub = rng.choice(subs)
+    more = [s.format(sub) for s in DF_SUFFIXES]
+    if depth == 2:
+        return [root, sub], more
+    sub2 = rng.choice(more)
+    return [root, sub, sub2], [f"{sub2}: {x}" for x in ("first steps", "examples", "questions", "checklist", "practice")]
+
+
+def df_tree_conversation(rng):
+    path, cands = _df_path(rng)
+    n = rng.choice([2, 2, 2, 3, 3, 4, 5])
+    picks = rng.sample(cands, min(n, len(cands)))
+    context = rng.choice(DF_TREE_CONTEXTS)
+    return [{"role": "user", "content": df_tree_prompt(path, n, context)},
+            {"role": "assistant", "content": json.dumps({"subtopics": picks})}]
+
+
+def _df_hex(rng, n):
+    return "".join(rng.choice("0123456789abcdef") for _ in range(n))
+
+
+def _df_uuid(rng):
+    h = _df_hex(rng, 32)
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{rng.choice('89ab')}{h[17:20]}-{h[20:]}"
+
+
+def df_graph_summary(rng, topics, parent_of):
+    """Graph.to_json(): nodes with children/parents and metadata, indent 2."""
+    nodes = {}
+    for i, t in enumerate(topics):
+        nodes[str(i)] = {"id": i, "topic": t,
+                         "children": [j for j, p in enumerate(parent_of) if p == i],
+                         "parents": [] if parent_of[i] is None else [parent_of[i]],
+                         "metadata": {"uuid": _df_uuid(rng), "topic_hash": _df_hex(rng, 64)}}
+    meta = {"provider": rng.choice(["openai", "openai", "ollama", "anthropic"]),
+            "model": rng.choice(["heddle-demo", "heddle-demo", "heddle-demo", "local"]),
+            "temperature": rng.choice([0.7, 0.7, 0.2, 0.5, 1.0]),
+            "created_at": f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:"
+                          f"{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}.{rng.randint(0, 999999):06d}+00:00"}
+    return json.dumps({"nodes": nodes, "root_id": 0, "metadata": meta}, indent=2)
+
+
+def df_graph_conversation(rng):
+    root = rng.choice(list(DF_TOPICS))
+    subs = DF_TOPICS[root][1]
+    # The graph so far: the root, and sometimes some of its children (then one of them is expanded).
+    k = rng.choice([0, 0, 0, 0, 1, 1, 2])
+    children = rng.sample(subs, min(k, len(subs)))
+    topics, parent_of = [root] + children, [None] + [0] * len(children)
+    if children and rng.random() < 0.6:
+        cur = rng.randrange(1, len(topics))
+        cands = [s.format(topics[cur]) for s in DF_SUFFIXES]
+    else:
+        cur = 0
+        cands = [s for s in subs if s not in children]
+    n = rng.choice([2, 2, 2, 3, 3, 4])
+    picks = rng.sample(cands, min(n, len(cands)))
+    isolated = rng.random() < 0.2
+    if isolated:
+        prompt = ("\nYou are an expert in topic generation. Your task is to expand a topic into a set of focused "
+                  f"subtopics.\n\nYou are expanding the topic: \"{topics[cur]}\"\n\n"
+                  f"Generate a list of {n} subtopics. For each subtopic, provide:\n"
+                  "1. A \"topic\" string - the name of the new subtopic\n"
+                  "2. A \"connections\" list - ALWAYS use an empty list []\n\n"
+                  "IMPORTANT: Do NOT create cross-connections between topics. Each subtopic should be independent "
+                  "and directly related only to its parent topic. Always return connections as an empty list [].\n")
+    else:
+        summary = df_graph_summary(rng, topics, parent_of) if rng.random() < 0.95 else "Graph too large to display"
+        prompt = ("\nYou are an expert in knowledge graph generation. Your task is to expand a topic into a set of "
+                  "subtopics. For each subtopic, you should also identify if it connects to any other existing "
+                  f"topics in the graph.\n\nHere is the current state of the graph:\n{summary}\n\n"
+                  f"You are expanding the topic: \"{topics[cur]}\"\n\n"
+                  f"Generate a list of {n} subtopics. For each subtopic, provide:\n"
+                  "1. A \"topic\" string - the name of the new subtopic\n"
+                  "2. A \"connections\" list of IDs of existing topics it should connect to for creating "
+                  "cross-links (use empty list if no connections)\n")
+    out = []
+    for p in picks:
+        # Cross-links only to existing topics other than the one being expanded, and not often.
+        others = [i for i in range(len(topics)) if i != cur]
+        conn = [rng.choice(others)] if (not isolated and others and rng.random() < 0.2) else []
+        out.append({"topic": p, "connections": conn})
+    return [{"role": "user", "content": prompt},
+            {"role": "assistant", "content": json.dumps({"subtopics": out})}]
+
+
+# question, answer templates for a basic conversation about subtopic {s} of root {r} ({b}: what it helps with)
+DF_QA = [
+    ("How do I get started with {s}?",
+     "Start small. Learn the basics of {s}, set one simple goal, and practice a little each week. Small steady steps help you {b}."),
+    ("What is the most important thing to know about {s}?",
+     "The key idea is consistency. Doing a little {s} regularly works better than doing a lot once, and it helps you {b}."),
+    ("Can you give me a simple tip for {s}?",
+     "Sure! Write down a clear plan for {s}, check it once a week, and adjust what is not working. This helps you {b}."),
+    ("Why does {s} matter?",
+     "{S} matters because it helps you {b}. A little attention to it now saves time and trouble later."),
+    ("I am new to {r}. Where should I begin with {s}?",
+     "Welcome! Begin with one easy habit around {s}. Once it feels natural, add the next step. That is how {r} gets easier."),
+    ("What mistakes should I avoid with {s}?",
+     "Avoid trying to do everything at once and skipping the basics. Keep {s} simple and review your progress often."),
+    ("How can I get better at {s}?",
+     "Practice regularly, learn from your mistakes, and ask for feedback. Over time {s} will help you {b}."),
+    ("Could you explain {s} in simple terms?",
+     "{S} is a part of {r} that helps you {b}. Think of it as a small, repeatable habit you can build step by step."),
+]
+
+DF_IMPORTANT = ("\n\nIMPORTANT: Generate the conversation messages array starting with a 'user' message (the user's "
+                "question or request), followed by an 'assistant' message (the response). Do NOT include any "
+                "'system' role messages - those are added separately.")
+
+DF_RETRY_ERRORS = [
+    ("messages.{i}.tool_call_id\n  Value error, tool_call_id must be exactly 9 alphanumeric characters, got: '{v}' "
+     "[type=value_error, input_value='{v}', input_type=str]"),
+    ("reasoning\n  Value error, Reasoning style 'agent' requires list of ReasoningStep, got <class 'str'> "
+     "[type=value_error, input_value={{'style': 'agent', 'content': '{v}'}}, input_type=dict]"),
+    ("tool_context.executions.{i}.arguments\n  Value error, Arguments must be valid JSON: Expecting value: line 1 "
+     "column 1 (char 0) [type=value_error, input_value='{v}', input_type=str]"),
+    ("agent_context\n  Value error, agent_context requires tool_context to be present [type=value_error, "
+     "input_value={{'mode': 'single_turn', '...execution_summary': '{v}'}}, input_type=dict]"),
+]
+
+
+def df_retry_feedback(rng):
+    errs = rng.sample(DF_RETRY_ERRORS, rng.randint(1, 4))
+    parts = [e.format(i=rng.randint(0, 1), v=rng.choice(["", " {", "!", "(", " [{", "0", "x"])) +
+             "\n    For further information visit https://errors.pydantic.dev/2.14/v/value_error" for e in errs]
+    n = len(parts)
+    return (f"Async generation validation failed: {n} validation error{'s' if n > 1 else ''} for Conversation\n"
+            + "\n".join(parts))
+
+
+def df_conversation_prompt(system_prompt, path, retry=None):
+    """BaseConversationBuilder._build_prompt + CONVERSATION_GENERATION_PROMPT for conversation type basic."""
+    subtopics = ("\nLastly, the topic of the training data should be related to the following subtopics: "
+                 + " -> ".join(path)) if path else ""
+    body = ("Generate a training conversation for a language model with this system prompt:\n\n"
+            f"<system_prompt>\n{system_prompt}\n</system_prompt>\n\n"
+            "Create a realistic single q&a that demonstrates the system's capabilities. The conversation should:\n"
+            "- Start with a user question/request\n"
+            "- Have the assistant respond helpfully according to the system prompt\n"
+            "- Be natural and educational\n\n"
+            f"\n\n{subtopics}\n\nGenerate one training sample as question and answer.")
+    p = f"{system_prompt}\n\nTopic/Scenario: {body}"
+    if retry:
+        p += f"\n\n\nRETRY: {retry}. Use real values, not null/empty/placeholders."
+    return p + DF_IMPORTANT
+
+
+def df_message(role, content):
+    return {"role": role, "content": content, "tool_calls": None, "tool_call_id": None}
+
+
+def df_basic_conversation(rng):
+    root = rng.choice(list(DF_TOPICS))
+    benefit, subs = DF_TOPICS[root]
+    sub = rng.choice(subs)
+    shape = rng.random()
+    if shape < 0.6:
+        path = [root, sub]
+    elif shape < 0.75:
+        path, sub = [root], root.lower() if root not in ("Python",) else root
+    else:
+        sub2 = rng.choice(DF_SUFFIXES).format(sub)
+        path, sub = [root, sub, sub2], sub2
+    if rng.random() < 0.04:
+        path = []  # no topic model: the subtopics line is left out
+    q, a = rng.choice(DF_QA)
+    fill = {"s": sub, "S": sub[0].upper() + sub[1:], "r": root.lower() if root != "Python" else root, "b": benefit}
+    q, a = q.format(**fill), a.format(**fill)
+    retry = df_retry_feedback(rng) if rng.random() < 0.12 else None
+    target = {"messages": [df_message("user", q), df_message("assistant", a)], "reasoning": None,
+              "tool_context": None, "tools": None, "agent_context": None, "question": "", "final_answer": ""}
+    return [{"role": "user", "content": df_conversation_prompt(rng.choice(DF_GEN_SYSTEMS), path, retry)},
+            {"role": "assistant", "content": json.dumps(target)}]
+
+
+def deepfabric_conversation(rng):
+    r = rng.random()
+    if r < 0.3:
+        return df_tree_conversation(rng)
+    if r < 0.52:
+        return df_graph_conversation(rng)
+    return df_basic_conversation(rng)
+
+
 def conversation(rng):
     """One training conversation: (messages, tools or None)."""
     r = rng.random()
-    if r < 0.33:
+    if r < 0.27:
         return chat_conversation(rng), None
-    if r < 0.63:
+    if r < 0.51:
         return json_conversation(rng), None
-    return tool_conversation(rng)
+    if r < 0.80:
+        return tool_conversation(rng)
+    return deepfabric_conversation(rng), None
 
 
 # ---------------------------------------------------------------------------

@@ -185,7 +185,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--examples", type=int, default=16000)
+    ap.add_argument("--examples", type=int, default=18000)
     ap.add_argument("--steps", type=int, default=1300)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=4e-3)
