@@ -49,9 +49,9 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<BenchResult> {
     let model = LlamaModel::load(vb, lc.clone(), arch, ctx)?;
     let prompt: Vec<u32> = (0..cfg.prompt_tokens as u32).map(|i| (i * 7919) % lc.vocab_size as u32).collect();
     // Warm-up pass so allocation and thread-pool start do not count.
-    let mut cache = model.new_cache();
+    let mut cache = model.new_cache(ctx);
     model.forward(&prompt[..8.min(prompt.len())], &mut cache)?;
-    let mut cache = model.new_cache();
+    let mut cache = model.new_cache(ctx);
     let (t0, c0) = (Instant::now(), cpu_seconds());
     let logits = model.forward(&prompt, &mut cache)?;
     let (prefill, prefill_cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);

@@ -79,7 +79,7 @@ impl Scheduler {
                 prompt_len: r.prompt.len(),
                 tokens: r.prompt,
                 max_new: r.max_new_tokens,
-                cache: self.model.model.new_cache(),
+                cache: self.model.model.new_cache(self.model.model.max_context),
                 sampler: Sampler::new(r.sampling),
                 out: Output::new(r.stop, r.tools, r.ignore_eos, q.events),
                 done: false,
