@@ -37,6 +37,13 @@ enum Cmd {
         /// Cap on the context length (defaults to config.json's max_position_embeddings).
         #[arg(long)]
         max_context: Option<usize>,
+        /// KV cache budget in tokens shared by running sequences; each reserves prompt + max new tokens, and a
+        /// request that does not fit waits. At least one context; default max-running contexts.
+        #[arg(long)]
+        kv_cache_tokens: Option<usize>,
+        /// Most prompt tokens prefilled per scheduler step, between decode steps of the running streams.
+        #[arg(long, default_value_t = 256, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        prefill_chunk: usize,
         /// Testing aid: delay readiness after loading, in milliseconds.
         #[arg(long, default_value_t = 0, hide = true)]
         load_delay_ms: u64,
@@ -64,7 +71,20 @@ fn main() {
         .init();
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Serve { model, embedding_model, device, dtype, host, port, max_running, max_waiting, max_context, load_delay_ms } => {
+        Cmd::Serve {
+            model,
+            embedding_model,
+            device,
+            dtype,
+            host,
+            port,
+            max_running,
+            max_waiting,
+            max_context,
+            kv_cache_tokens,
+            prefill_chunk,
+            load_delay_ms,
+        } => {
             let cfg = ServeConfig {
                 model,
                 embedding_model,
@@ -72,7 +92,7 @@ fn main() {
                 dtype,
                 host,
                 port,
-                engine: EngineConfig { max_running, max_waiting },
+                engine: EngineConfig { max_running, max_waiting, kv_cache_tokens, prefill_chunk },
                 max_context,
                 load_delay_ms,
             };
