@@ -6,6 +6,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Embedding, Linear, RmsNorm, VarBuilder};
 use serde::Deserialize;
 
+use super::few_rows::few_rows_matmul;
 use super::{ChatArch, KvCache};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -139,6 +140,28 @@ pub struct LlamaModel {
     dtype: DType,
 }
 
+/// Up to this many rows (decode batches, short prompt chunks), f32 linear layers on the CPU use `few_rows_matmul`;
+/// longer prefill chunks are faster through candle's gemm.
+const FEW_ROWS: usize = 32;
+
+/// `lin` applied to x (.., in) -> (.., out).
+fn apply(lin: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
+    let dims = x.dims();
+    let (&k, lead) = dims.split_last().expect("activations have a feature dimension");
+    let rows: usize = lead.iter().product();
+    if rows > FEW_ROWS || !x.device().is_cpu() || x.dtype() != DType::F32 {
+        return lin.forward(x);
+    }
+    let y = few_rows_matmul(&x.reshape((rows, k))?, lin.weight())?;
+    let y = match lin.bias() {
+        Some(b) => y.broadcast_add(b)?,
+        None => y,
+    };
+    let mut shape = lead.to_vec();
+    shape.push(y.dim(1)?);
+    y.reshape(shape)
+}
+
 fn linear(vb: &VarBuilder, name: &str, i: usize, o: usize, bias: bool) -> candle_core::Result<Linear> {
     if bias {
         candle_nn::linear(i, o, vb.pp(name))
@@ -252,11 +275,11 @@ impl LlamaModel {
             let (q, k, v) = attn.project(x, &cos, &sin)?;
             let (k, v) = cache.append(l, pos, &k, &v)?;
             let y = attn.attend(&q, &k, &v, mask.as_ref())?;
-            attn.o.forward(&y.transpose(1, 2)?.reshape((1, t, attn.heads * attn.head_dim))?)
+            apply(&attn.o, &y.transpose(1, 2)?.reshape((1, t, attn.heads * attn.head_dim))?)
         })?;
         cache.len += t;
         let last = x.narrow(1, t - 1, 1)?;
-        let logits = self.lm_head.forward(&self.norm.forward(&last)?)?;
+        let logits = apply(&self.lm_head, &self.norm.forward(&last)?)?;
         logits.squeeze(0)?.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()
     }
 
@@ -289,12 +312,12 @@ impl LlamaModel {
                 ys.push(attn.attend(&q.narrow(0, i, 1)?, &ks, &vs, None)?);
             }
             let y = Tensor::cat(&ys, 0)?.reshape((b, 1, attn.heads * attn.head_dim))?;
-            attn.o.forward(&y)
+            apply(&attn.o, &y)
         })?;
         for c in caches.iter_mut() {
             c.len += 1;
         }
-        let logits = self.lm_head.forward(&self.norm.forward(&x)?)?;
+        let logits = apply(&self.lm_head, &self.norm.forward(&x)?)?;
         logits.squeeze(1)?.to_dtype(DType::F32)?.to_vec2()
     }
 
@@ -309,7 +332,7 @@ impl LlamaModel {
             x = (x + hs)?;
             let hs = layer.ln2.forward(&x)?;
             let m = &layer.mlp;
-            let hs = m.down.forward(&(candle_nn::ops::silu(&m.gate.forward(&hs)?)? * m.up.forward(&hs)?)?)?;
+            let hs = apply(&m.down, &(candle_nn::ops::silu(&apply(&m.gate, &hs)?)? * apply(&m.up, &hs)?)?)?;
             x = (x + hs)?;
         }
         Ok(x)
@@ -333,7 +356,7 @@ impl Attention {
     /// q (B, heads, t, head_dim) and k, v (B, kv_heads, t, head_dim), rotated by `cos`/`sin`.
     fn project(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let (b, t, _) = x.dims3()?;
-        let heads = |lin: &Linear, n: usize| lin.forward(x)?.reshape((b, t, n, self.head_dim))?.transpose(1, 2)?.contiguous();
+        let heads = |lin: &Linear, n: usize| apply(lin, x)?.reshape((b, t, n, self.head_dim))?.transpose(1, 2)?.contiguous();
         let q = candle_nn::rotary_emb::rope(&heads(&self.q, self.heads)?, cos, sin)?;
         let k = candle_nn::rotary_emb::rope(&heads(&self.k, self.kv_heads)?, cos, sin)?;
         Ok((q, k, heads(&self.v, self.kv_heads)?))

@@ -3,6 +3,7 @@
 
 pub mod bert;
 pub mod device;
+pub mod few_rows;
 pub mod folder;
 pub mod kv_cache;
 pub mod llama;
