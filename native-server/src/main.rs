@@ -61,10 +61,28 @@ enum Cmd {
         device: DeviceChoice,
         #[arg(long, value_enum, default_value = "auto")]
         dtype: DtypeChoice,
+        /// Streams at once, e.g. 1,8,16: total decode tokens/s of each level through the real scheduler.
+        #[arg(long, value_delimiter = ',')]
+        concurrency: Option<Vec<usize>>,
     },
 }
 
+/// Thread settings for candle's CPU backend, unless the user set them. Without RAYON_NUM_THREADS, candle counts
+/// physical cores by parsing /proc/cpuinfo on every matmul. Its elementwise pool (CANDLE_NUM_THREADS) splits ops
+/// of 64K+ elements (a decode batch's MLP activations) across workers that spin beside the matmul threads; on a
+/// few cores that cost more than it saved (measured on 2 cores: a 16-sequence decode step took ~20% less CPU).
+/// Runs first in `main`, before any thread exists.
+fn configure_cpu_threads() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", candle_core::utils::get_num_threads().to_string());
+    }
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+}
+
 fn main() {
+    configure_cpu_threads();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
