@@ -42,7 +42,7 @@ enum Cmd {
         #[arg(long)]
         kv_cache_tokens: Option<usize>,
         /// Most prompt tokens prefilled per scheduler step, between decode steps of the running streams.
-        #[arg(long, default_value_t = 256, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        #[arg(long, default_value_t = fastllm::engine::DEFAULT_PREFILL_CHUNK, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         prefill_chunk: usize,
         /// Testing aid: delay readiness after loading, in milliseconds.
         #[arg(long, default_value_t = 0, hide = true)]
@@ -120,7 +120,31 @@ fn main() {
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(fastllm::server::run(cfg)))
         }
-        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype } => {
+        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: Some(levels) } => {
+            let cfg = fastllm::bench::concurrency::ConcurrencyConfig { model_dir: model.clone(), prompt_tokens, new_tokens, levels, device, dtype };
+            fastllm::bench::concurrency::run(&cfg).map(|rows| {
+                // Ratios against the mean of the single-stream rows (levels may repeat).
+                let singles: Vec<_> = rows.iter().filter(|r| r.concurrency == 1).collect();
+                let mean = |f: fn(&fastllm::bench::concurrency::LevelResult) -> f64| singles.iter().map(|r| f(r)).sum::<f64>() / singles.len() as f64;
+                let (tps1, cpu1) = (mean(|r| r.decode_tps), mean(|r| r.decode_per_cpu_s));
+                let ratio = |v: f64, base: f64| if singles.is_empty() { "–".to_string() } else { format!("{:.2}x", v / base) };
+                for r in &rows {
+                    println!(
+                        "| {model} | {} | {prompt_tokens} | {new_tokens} | {:.2} | {} | {:.2} | {} | {:.0}% | {:.1} | {:.2} | {:.1} |",
+                        r.concurrency,
+                        r.decode_tps,
+                        ratio(r.decode_tps, tps1),
+                        r.decode_per_cpu_s,
+                        ratio(r.decode_per_cpu_s, cpu1),
+                        r.cpu_share * 100.0,
+                        r.prefill_s,
+                        r.end_to_end_tps,
+                        r.load_avg
+                    );
+                }
+            })
+        }
+        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: None } => {
             let cfg = fastllm::bench::BenchConfig { model_dir: model.clone(), prompt_tokens, new_tokens, device, dtype };
             fastllm::bench::run(&cfg).map(|r| {
                 let bw = fastllm::bench::memory_bandwidth_gbs();

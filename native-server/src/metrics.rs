@@ -86,10 +86,11 @@ impl Metrics {
             self.decode_tps.store((sequences as f64 / secs).to_bits(), Relaxed);
         }
     }
-    /// Totals for benchmarks: (generated tokens, decode steps, seconds in decode steps, seconds in prefill).
-    pub fn engine_totals(&self) -> (u64, u64, f64, f64) {
-        let secs = |a: &AtomicU64| a.load(Relaxed) as f64 / 1e6;
-        (self.generated_tokens.load(Relaxed), self.decode_steps.load(Relaxed), secs(&self.decode_micros), secs(&self.prefill_micros))
+    pub fn generated_tokens(&self) -> u64 {
+        self.generated_tokens.load(Relaxed)
+    }
+    pub fn prefill_seconds(&self) -> f64 {
+        self.prefill_micros.load(Relaxed) as f64 / 1e6
     }
     pub fn record_embedding(&self, tokens: usize) {
         self.embedded_tokens.fetch_add(tokens as u64, Relaxed);

@@ -18,6 +18,10 @@ pub use embed::EmbedHandle;
 pub use sampler::SamplingParams;
 pub use tools::ToolCall;
 
+/// Default of `--prefill-chunk`: long enough for prefill to run at matmul speed, short enough that running
+/// streams wait for one chunk, not a whole long prompt.
+pub const DEFAULT_PREFILL_CHUNK: usize = 256;
+
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Sequences generated concurrently (one batched decode step advances them all).
