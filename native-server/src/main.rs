@@ -37,6 +37,13 @@ enum Cmd {
         /// Cap on the context length (defaults to config.json's max_position_embeddings).
         #[arg(long)]
         max_context: Option<usize>,
+        /// KV cache budget in tokens shared by running sequences; each reserves prompt + max new tokens, and a
+        /// request that does not fit waits. At least one context; default max-running contexts.
+        #[arg(long)]
+        kv_cache_tokens: Option<usize>,
+        /// Most prompt tokens prefilled per scheduler step, between decode steps of the running streams.
+        #[arg(long, default_value_t = fastllm::engine::DEFAULT_PREFILL_CHUNK, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+        prefill_chunk: usize,
         /// Testing aid: delay readiness after loading, in milliseconds.
         #[arg(long, default_value_t = 0, hide = true)]
         load_delay_ms: u64,
@@ -54,17 +61,48 @@ enum Cmd {
         device: DeviceChoice,
         #[arg(long, value_enum, default_value = "auto")]
         dtype: DtypeChoice,
+        /// Streams at once, e.g. 1,8,16: total decode tokens/s of each level through the real scheduler.
+        #[arg(long, value_delimiter = ',')]
+        concurrency: Option<Vec<usize>>,
     },
 }
 
+/// Thread settings for candle's CPU backend, unless the user set them. Without RAYON_NUM_THREADS, candle counts
+/// physical cores by parsing /proc/cpuinfo on every matmul. Its elementwise pool (CANDLE_NUM_THREADS) splits ops
+/// of 64K+ elements (a decode batch's MLP activations) across workers that spin beside the matmul threads; on a
+/// few cores that cost more than it saved (measured on 2 cores: a 16-sequence decode step took ~20% less CPU).
+/// Runs first in `main`, before any thread exists.
+fn configure_cpu_threads() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", candle_core::utils::get_num_threads().to_string());
+    }
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+}
+
 fn main() {
+    configure_cpu_threads();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Serve { model, embedding_model, device, dtype, host, port, max_running, max_waiting, max_context, load_delay_ms } => {
+        Cmd::Serve {
+            model,
+            embedding_model,
+            device,
+            dtype,
+            host,
+            port,
+            max_running,
+            max_waiting,
+            max_context,
+            kv_cache_tokens,
+            prefill_chunk,
+            load_delay_ms,
+        } => {
             let cfg = ServeConfig {
                 model,
                 embedding_model,
@@ -72,7 +110,7 @@ fn main() {
                 dtype,
                 host,
                 port,
-                engine: EngineConfig { max_running, max_waiting },
+                engine: EngineConfig { max_running, max_waiting, kv_cache_tokens, prefill_chunk },
                 max_context,
                 load_delay_ms,
             };
@@ -82,7 +120,31 @@ fn main() {
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(fastllm::server::run(cfg)))
         }
-        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype } => {
+        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: Some(levels) } => {
+            let cfg = fastllm::bench::concurrency::ConcurrencyConfig { model_dir: model.clone(), prompt_tokens, new_tokens, levels, device, dtype };
+            fastllm::bench::concurrency::run(&cfg).map(|rows| {
+                // Ratios against the mean of the single-stream rows (levels may repeat).
+                let singles: Vec<_> = rows.iter().filter(|r| r.concurrency == 1).collect();
+                let mean = |f: fn(&fastllm::bench::concurrency::LevelResult) -> f64| singles.iter().map(|r| f(r)).sum::<f64>() / singles.len() as f64;
+                let (tps1, cpu1) = (mean(|r| r.decode_tps), mean(|r| r.decode_per_cpu_s));
+                let ratio = |v: f64, base: f64| if singles.is_empty() { "–".to_string() } else { format!("{:.2}x", v / base) };
+                for r in &rows {
+                    println!(
+                        "| {model} | {} | {prompt_tokens} | {new_tokens} | {:.2} | {} | {:.2} | {} | {:.0}% | {:.1} | {:.2} | {:.1} |",
+                        r.concurrency,
+                        r.decode_tps,
+                        ratio(r.decode_tps, tps1),
+                        r.decode_per_cpu_s,
+                        ratio(r.decode_per_cpu_s, cpu1),
+                        r.cpu_share * 100.0,
+                        r.prefill_s,
+                        r.end_to_end_tps,
+                        r.load_avg
+                    );
+                }
+            })
+        }
+        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: None } => {
             let cfg = fastllm::bench::BenchConfig { model_dir: model.clone(), prompt_tokens, new_tokens, device, dtype };
             fastllm::bench::run(&cfg).map(|r| {
                 let bw = fastllm::bench::memory_bandwidth_gbs();

@@ -53,6 +53,7 @@ fn load_all(cfg: &ServeConfig, main: Option<ModelFiles>, emb: Option<ModelFiles>
         match files.kind {
             ModelKind::Chat(arch) => {
                 let model = ChatModel::load(files, &device, dtype, cfg.max_context)?;
+                cfg.engine.kv_capacity(model.model.max_context).map_err(LoadError)?;
                 tracing::info!(arch = arch.name(), id = %model.files.id, context = model.model.max_context, secs = t0.elapsed().as_secs_f64(), "chat model loaded");
                 loaded.chat = Some(ChatHandle::spawn(model, &cfg.engine, metrics.clone()));
             }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{chat_body, tiny_model, Server};
+use common::{chat_body, delta_text, metric, tiny_model, Server};
 use serde_json::{json, Value};
 
 fn content(v: &Value) -> String {
@@ -137,6 +137,143 @@ fn concurrent_requests_all_answer_like_sequential_ones() {
     }
 }
 
+/// Greedy streamed text of one request.
+fn streamed_text(s: &Server, body: &Value) -> String {
+    s.stream_iter(body).filter_map(|d| delta_text(&d)).collect()
+}
+
+#[test]
+fn eight_concurrent_streams_each_match_their_solo_run() {
+    let (s, _) = serve("qwen2", &["--max-running", "8"]);
+    let body = |i: usize| {
+        let prompt = format!("prompt {i}: {}", "tell me more ".repeat(i + 1));
+        chat_body(&prompt, json!({"max_tokens": 64, "temperature": 0, "ignore_eos": true, "stream": true}))
+    };
+    let solo: Vec<String> = (0..8).map(|i| streamed_text(&s, &body(i))).collect();
+    assert!(solo.iter().all(|t| !t.is_empty()));
+    let (_, m) = s.get("/metrics");
+    let (steps0, tokens0) = (metric(&m, "fastllm_decode_steps_total"), metric(&m, "fastllm_generated_tokens_total"));
+    let s = std::sync::Arc::new(s);
+    let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let (s, start, body) = (s.clone(), start.clone(), body(i));
+            std::thread::spawn(move || {
+                start.wait();
+                streamed_text(&s, &body)
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        assert_eq!(h.join().unwrap(), solo[i], "stream {i} run beside seven others must match its solo run");
+    }
+    let (_, m) = s.get("/metrics");
+    let tokens = metric(&m, "fastllm_generated_tokens_total") - tokens0;
+    let steps = metric(&m, "fastllm_decode_steps_total") - steps0;
+    assert_eq!(tokens, 8.0 * 64.0);
+    // Alone, each stream needs 63 decode steps (its first token comes from prefill); sharing steps needs fewer.
+    assert!(steps < 8.0 * 63.0, "{steps} decode steps for 8 streams: they were never batched");
+}
+
+#[test]
+fn a_long_prompt_is_prefilled_in_chunks_while_another_stream_decodes() {
+    let (s, dir) = serve("llama", &["--prefill-chunk", "2"]);
+    let files = fastllm::models::ModelFiles::open(dir.to_str().unwrap()).unwrap();
+    let prompter = fastllm::engine::chat::Prompter::load(&files).unwrap();
+    let long_text = "the quick brown fox jumps over the lazy dog ".repeat(20);
+    let long_len = prompter.prompt_tokens(&[json!({"role": "user", "content": long_text})], None).unwrap().len();
+    assert!((600..1000).contains(&long_len), "{long_len}");
+    let s = std::sync::Arc::new(s);
+    let received = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let streaming = {
+        let (s, received) = (s.clone(), received.clone());
+        std::thread::spawn(move || {
+            let body = chat_body("hi", json!({"max_tokens": 900, "temperature": 0, "ignore_eos": true, "stream": true}));
+            let mut last = String::new();
+            for d in s.stream_iter(&body) {
+                if delta_text(&d).is_some() {
+                    received.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                last = d;
+            }
+            last
+        })
+    };
+    while received.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(!streaming.is_finished(), "the running stream ended before sending any text");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // The long prompt takes long_len / 2 scheduler steps to prefill; each also decodes the running stream.
+    let body = chat_body(&long_text, json!({"max_tokens": 3, "temperature": 0, "ignore_eos": true, "stream": true}));
+    let mut long = s.stream_iter(&body);
+    let before = received.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(delta_text(&long.next().unwrap()).is_none(), "the role chunk comes first, before any engine work");
+    long.next().unwrap();
+    let during = received.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(during >= 100, "only {during} chunks reached the running stream while {long_len} prompt tokens were prefilled");
+    assert_eq!(long.last().unwrap(), "[DONE]");
+    assert_eq!(streaming.join().unwrap(), "[DONE]");
+}
+
+#[test]
+fn requests_beyond_the_kv_budget_wait_then_complete() {
+    // Each request reserves prompt + 600 tokens; a 1024-token budget holds one at a time, whatever --max-running.
+    let (s, _) = serve("llama", &["--max-running", "4", "--kv-cache-tokens", "1024"]);
+    let body = |i: usize| chat_body(&format!("request {i}"), json!({"max_tokens": 600, "temperature": 0, "ignore_eos": true}));
+    let solo: Vec<String> = (0..3).map(|i| content(&s.post("/v1/chat/completions", &body(i)).1)).collect();
+    let (_, m) = s.get("/metrics");
+    let steps0 = metric(&m, "fastllm_decode_steps_total");
+    let s = std::sync::Arc::new(s);
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            let s = s.clone();
+            std::thread::spawn(move || s.post("/v1/chat/completions", &body(i)))
+        })
+        .collect();
+    let watcher = {
+        let s = s.clone();
+        std::thread::spawn(move || {
+            let (mut samples, mut busy) = (vec![], false);
+            while samples.len() < 5000 {
+                let l: Value = serde_json::from_str(&s.get("/v1/load").1).unwrap();
+                let idle = l["running"] == 0 && l["waiting"] == 0;
+                busy |= !idle;
+                samples.push(l);
+                if busy && idle {
+                    break;
+                }
+            }
+            samples
+        })
+    };
+    for (i, h) in handles.into_iter().enumerate() {
+        let (st, v) = h.join().unwrap();
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["usage"]["completion_tokens"], 600);
+        assert_eq!(content(&v), solo[i]);
+    }
+    for l in watcher.join().unwrap() {
+        assert!(l["running"].as_u64().unwrap() <= 1 && l["kv_reserved"].as_u64().unwrap() <= 1024, "{l}");
+        assert_eq!(l["kv_capacity"], 1024);
+    }
+    // One row per decode step: the three never decoded together.
+    let (_, m) = s.get("/metrics");
+    assert_eq!(metric(&m, "fastllm_decode_steps_total") - steps0, 3.0 * 599.0);
+    assert_eq!(metric(&m, "fastllm_kv_cache_tokens_reserved"), 0.0);
+}
+
+#[test]
+fn a_kv_budget_below_one_context_is_refused_at_startup() {
+    let dir = tiny_model("llama");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fastllm"))
+        .args(["serve", "--port", "0", "--device", "cpu", "--kv-cache-tokens", "100", "--model", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--kv-cache-tokens 100") && err.contains("1024"), "{err}");
+}
+
 #[test]
 fn full_queue_answers_503_with_retry_after() {
     let (s, _) = serve("llama", &["--max-running", "1", "--max-waiting", "0"]);
@@ -195,6 +332,7 @@ fn disconnected_client_frees_its_slot() {
     let load: Value = serde_json::from_str(&load).unwrap();
     assert_eq!(load["running"], 0);
     assert_eq!(load["queue_capacity"], 0);
+    assert_eq!((load["kv_reserved"].as_u64(), load["kv_used"].as_u64()), (Some(0), Some(0)), "{load}");
     assert_eq!(load["kv_capacity"], 1024);
 }
 
@@ -230,7 +368,7 @@ fn models_load_and_metrics_endpoints() {
     assert_eq!(m["data"][0]["capabilities"], json!({"chat": true, "embeddings": false, "tools": true, "json_schema": true, "tool_choice": true}));
     let (_, l) = s.get("/v1/load");
     let l: Value = serde_json::from_str(&l).unwrap();
-    assert_eq!(l, json!({"running": 0, "waiting": 0, "max_running": 2, "queue_capacity": 5, "kv_used": 0, "kv_capacity": 2048}));
+    assert_eq!(l, json!({"running": 0, "waiting": 0, "max_running": 2, "queue_capacity": 5, "kv_used": 0, "kv_reserved": 0, "kv_capacity": 2048}));
     s.post("/v1/chat/completions", &chat_body("x", json!({"max_tokens": 4, "ignore_eos": true})));
     let (st, text) = s.get("/metrics");
     assert_eq!(st, 200);
@@ -242,6 +380,11 @@ fn models_load_and_metrics_endpoints() {
     assert_eq!(value("fastllm_requests_running"), 0.0);
     assert_eq!(value("fastllm_requests_waiting"), 0.0);
     assert!(value("fastllm_decode_tokens_per_second") > 0.0);
+    assert_eq!(value("fastllm_decode_steps_total"), 3.0, "the first token comes from prefill, then one step per token");
+    assert_eq!(value("fastllm_decode_batch_size"), 1.0);
+    assert_eq!(value("fastllm_kv_cache_tokens_reserved"), 0.0);
+    assert_eq!(value("fastllm_kv_cache_tokens_capacity"), 2048.0);
+    assert!(value("fastllm_decode_seconds_total") > 0.0 && value("fastllm_prefill_seconds_total") > 0.0);
     assert!(text.contains("fastllm_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\"} 1"));
     assert!(text.contains("# TYPE fastllm_request_duration_seconds histogram"));
 }

@@ -151,12 +151,7 @@ impl ChatHandle {
     /// Starts the scheduler thread, which owns the model from now on.
     pub fn spawn(model: ChatModel, cfg: &EngineConfig, metrics: Arc<Metrics>) -> Self {
         let context_len = model.model.max_context;
-        let load = Arc::new(LoadState {
-            max_running: cfg.max_running.max(1),
-            max_waiting: cfg.max_waiting,
-            kv_capacity: cfg.max_running.max(1) * context_len,
-            ..Default::default()
-        });
+        let load = Arc::new(LoadState::new(cfg, context_len));
         let (tx, rx) = std::sync::mpsc::channel();
         let handle = Self {
             tx,

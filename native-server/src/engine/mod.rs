@@ -19,12 +19,31 @@ pub use embed::EmbedHandle;
 pub use sampler::SamplingParams;
 pub use tools::ToolCall;
 
+/// Default of `--prefill-chunk`: long enough for prefill to run at matmul speed, short enough that running
+/// streams wait for one chunk, not a whole long prompt.
+pub const DEFAULT_PREFILL_CHUNK: usize = 256;
+
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Sequences generated concurrently (interleaved one step at a time).
+    /// Sequences generated concurrently (one batched decode step advances them all).
     pub max_running: usize,
     /// Requests that may wait for a slot; beyond this, submissions are refused.
     pub max_waiting: usize,
+    /// KV cache budget in tokens shared by the running sequences; `None`: one full context per running slot.
+    pub kv_cache_tokens: Option<usize>,
+    /// Most prompt tokens prefilled per scheduler iteration, so running streams keep getting decode steps.
+    pub prefill_chunk: usize,
+}
+
+impl EngineConfig {
+    /// The KV budget for a model of this context. Less than one context could leave a request waiting forever.
+    pub fn kv_capacity(&self, context: usize) -> Result<usize, String> {
+        match self.kv_cache_tokens {
+            None => Ok(self.max_running.max(1) * context),
+            Some(n) if n < context => Err(format!("--kv-cache-tokens {n} is less than one context ({context} tokens)")),
+            Some(n) => Ok(n),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,13 +111,29 @@ pub enum SubmitError {
 pub struct LoadState {
     pub running: AtomicUsize,
     pub waiting: AtomicUsize,
+    /// KV positions filled by running sequences.
     pub kv_used: AtomicUsize,
+    /// KV positions held for running sequences (prompt + max new tokens each, capped by the context).
+    pub kv_reserved: AtomicUsize,
     pub max_running: usize,
     pub max_waiting: usize,
     pub kv_capacity: usize,
+    /// Scheduling limit, kept here beside the other limits the scheduler reads.
+    pub prefill_chunk: usize,
 }
 
 impl LoadState {
+    /// Limits from the config; an invalid KV budget falls back to one context (callers check `kv_capacity` first).
+    pub fn new(cfg: &EngineConfig, context: usize) -> Self {
+        Self {
+            max_running: cfg.max_running.max(1),
+            max_waiting: cfg.max_waiting,
+            kv_capacity: cfg.kv_capacity(context).unwrap_or(context),
+            prefill_chunk: cfg.prefill_chunk.max(1),
+            ..Default::default()
+        }
+    }
+
     /// Reserves a queue place, or refuses when running + waiting is at capacity.
     pub fn try_admit(&self) -> Result<(), SubmitError> {
         let w = self.waiting.fetch_add(1, Ordering::SeqCst);

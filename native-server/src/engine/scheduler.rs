@@ -1,6 +1,9 @@
-//! The scheduler thread: owns the model, admits queued requests up to `max_running`, and advances every running
-//! sequence one token per round (round-robin), so short requests are not stuck behind long ones. Each sequence
-//! has its own KV cache; batching the round into one forward pass is the next step and changes only `round`.
+//! The scheduler thread: owns the model and runs continuous batching. Each iteration
+//! 1. retires finished sequences and those whose client went away, releasing their KV reservation;
+//! 2. admits waiting requests, oldest first, while a running slot and their KV reservation are free;
+//! 3. prefills prompt chunks up to `prefill_chunk` tokens, so a long prompt delays running streams by one chunk
+//!    per step rather than by its whole length;
+//! 4. runs one batched decode step for every sequence whose prompt is in its cache.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -10,7 +13,7 @@ use std::time::Instant;
 use super::chat::{ChatModel, Prompter};
 use super::output::Output;
 use super::sampler::Sampler;
-use super::{Event, FinishReason, LoadState, Queued, Usage};
+use super::{Event, FinishReason, GenerateRequest, LoadState, Queued, Usage};
 use crate::metrics::Metrics;
 use crate::models::KvCache;
 
@@ -18,10 +21,27 @@ struct Sequence {
     tokens: Vec<u32>,
     prompt_len: usize,
     max_new: usize,
+    /// KV positions held for this sequence until it leaves.
+    reserved: usize,
     cache: KvCache,
     sampler: Sampler,
     out: Output,
+    enqueued: Instant,
     done: bool,
+}
+
+impl Sequence {
+    fn unprefilled(&self) -> usize {
+        self.prompt_len - self.cache.len.min(self.prompt_len)
+    }
+    /// Prompt fully cached: the last token is the next input.
+    fn decoding(&self) -> bool {
+        !self.done && self.cache.len >= self.prompt_len
+    }
+    fn fail(&mut self, what: &str, e: &dyn std::fmt::Display) {
+        let _ = self.out.events.send(Event::Error(format!("{what} failed: {e}")));
+        self.done = true;
+    }
 }
 
 pub struct Scheduler {
@@ -31,12 +51,13 @@ pub struct Scheduler {
     metrics: Arc<Metrics>,
     waiting: VecDeque<Queued>,
     running: Vec<Sequence>,
+    kv_reserved: usize,
 }
 
 impl Scheduler {
     pub fn new(model: ChatModel, load: Arc<LoadState>, metrics: Arc<Metrics>) -> Self {
         let prompter = model.prompter.clone();
-        Self { model, prompter, load, metrics, waiting: VecDeque::new(), running: Vec::new() }
+        Self { model, prompter, load, metrics, waiting: VecDeque::new(), running: Vec::new(), kv_reserved: 0 }
     }
 
     pub fn run(mut self, rx: std::sync::mpsc::Receiver<Queued>) {
@@ -50,101 +71,136 @@ impl Scheduler {
             while let Ok(q) = rx.try_recv() {
                 self.waiting.push_back(q);
             }
+            self.retire();
             self.admit();
-            self.round();
+            self.prefill();
+            self.decode();
+            self.retire();
             self.publish();
         }
     }
 
     fn publish(&self) {
         let running = self.running.len();
+        let kv_used = self.running.iter().map(|s| s.cache.len).sum();
         self.load.running.store(running, Ordering::SeqCst);
-        self.load.kv_used.store(self.running.iter().map(|s| s.cache.len).sum(), Ordering::SeqCst);
+        self.load.kv_used.store(kv_used, Ordering::SeqCst);
+        self.load.kv_reserved.store(self.kv_reserved, Ordering::SeqCst);
         self.metrics.set_running(running);
         self.metrics.set_waiting(self.load.waiting.load(Ordering::SeqCst));
+        self.metrics.set_kv(kv_used, self.kv_reserved, self.load.kv_capacity);
     }
 
+    /// Drops sequences that finished or whose client went away (events channel closed), and waiting requests
+    /// whose client went away; frees their KV reservations.
+    fn retire(&mut self) {
+        for seq in self.running.iter_mut().filter(|s| !s.done && s.out.events.is_closed()) {
+            self.metrics.cancelled();
+            seq.done = true;
+        }
+        let before = self.waiting.len();
+        self.waiting.retain(|q| !q.events.is_closed());
+        for _ in self.waiting.len()..before {
+            self.metrics.cancelled();
+            self.load.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.kv_reserved -= self.running.iter().filter(|s| s.done).map(|s| s.reserved).sum::<usize>();
+        self.running.retain(|s| !s.done);
+    }
+
+    /// KV positions a request may fill: its prompt and every token it may generate, within the context.
+    fn reservation(&self, r: &GenerateRequest) -> usize {
+        (r.prompt.len() + r.max_new_tokens).min(self.model.model.max_context)
+    }
+
+    /// First come, first served: when the oldest request's reservation does not fit, the ones behind it wait too,
+    /// so a large request is not starved by a stream of small ones.
     fn admit(&mut self) {
         while self.running.len() < self.load.max_running {
-            let Some(q) = self.waiting.pop_front() else { break };
+            let Some(q) = self.waiting.front() else { break };
+            let reserved = self.reservation(&q.req);
+            if self.kv_reserved + reserved > self.load.kv_capacity {
+                break;
+            }
+            let q = self.waiting.pop_front().expect("front exists");
             self.load.waiting.fetch_sub(1, Ordering::SeqCst);
             self.load.running.fetch_add(1, Ordering::SeqCst);
-            if q.events.is_closed() {
-                self.metrics.cancelled();
-                self.load.running.fetch_sub(1, Ordering::SeqCst);
-                continue;
-            }
+            self.kv_reserved += reserved;
             let r = q.req;
-            let mut seq = Sequence {
+            self.running.push(Sequence {
                 prompt_len: r.prompt.len(),
                 tokens: r.prompt,
                 max_new: r.max_new_tokens,
-                cache: self.model.model.new_cache(),
+                reserved,
+                cache: self.model.model.new_cache(reserved),
                 sampler: Sampler::new(r.sampling, r.grammar),
                 out: Output::new(r.stop, r.tools, r.ignore_eos, q.events),
+                enqueued: q.enqueued,
                 done: false,
-            };
-            let t0 = Instant::now();
-            match self.model.model.forward(&seq.tokens, &mut seq.cache) {
-                Ok(mut logits) => {
-                    self.metrics.record_prefill(seq.prompt_len, t0.elapsed().as_secs_f64());
-                    self.metrics.time_to_first_token(q.enqueued.elapsed().as_secs_f64());
-                    self.metrics.record_decode(1, 0.0);
-                    sample_next(&self.prompter, &self.model.model.max_context, &mut seq, &mut logits);
-                }
-                Err(e) => {
-                    let _ = seq.out.events.send(Event::Error(format!("prefill failed: {e}")));
-                    seq.done = true;
-                }
+            });
+        }
+    }
+
+    /// Prefills prompt chunks, oldest sequence first, until `prefill_chunk` tokens are spent (at least one chunk).
+    /// Chunks start at multiples of `prefill_chunk` in every prompt, so a prompt is split the same way whatever else
+    /// is running. The chunk that completes a prompt yields the sequence's first token.
+    fn prefill(&mut self) {
+        let budget = self.load.prefill_chunk;
+        let mut spent = 0;
+        let model = &self.model.model;
+        for seq in self.running.iter_mut().filter(|s| !s.done && s.unprefilled() > 0) {
+            let n = seq.unprefilled().min(budget);
+            if spent > 0 && spent + n > budget {
+                break;
             }
-            if !seq.done {
-                self.running.push(seq);
-            } else {
-                self.load.running.fetch_sub(1, Ordering::SeqCst);
+            spent += n;
+            let start = seq.cache.len;
+            let t0 = Instant::now();
+            match model.forward(&seq.tokens[start..start + n], &mut seq.cache) {
+                Ok(mut logits) => {
+                    self.metrics.record_prefill(n, t0.elapsed().as_secs_f64());
+                    if seq.unprefilled() == 0 {
+                        self.metrics.first_token(seq.enqueued.elapsed().as_secs_f64());
+                        sample_next(&self.prompter, model.max_context, seq, &mut logits);
+                    }
+                }
+                Err(e) => seq.fail("prefill", &e),
             }
         }
     }
 
-    /// One decode step for every running sequence.
-    fn round(&mut self) {
-        let t0 = Instant::now();
-        let mut produced = 0;
-        for seq in self.running.iter_mut() {
-            if seq.out.events.is_closed() {
-                self.metrics.cancelled();
-                seq.done = true;
-                continue;
-            }
-            let last = *seq.tokens.last().expect("a running sequence has tokens");
-            match self.model.model.forward(&[last], &mut seq.cache) {
-                Ok(mut logits) => {
-                    produced += 1;
-                    sample_next(&self.prompter, &self.model.model.max_context, seq, &mut logits);
-                }
-                Err(e) => {
-                    let _ = seq.out.events.send(Event::Error(format!("decode failed: {e}")));
-                    seq.done = true;
-                }
-            }
+    /// One decode step for every sequence whose prompt is cached, as one batch.
+    fn decode(&mut self) {
+        let tokens: Vec<u32> = self.running.iter().filter(|s| s.decoding()).map(|s| *s.tokens.last().expect("prompt")).collect();
+        if tokens.is_empty() {
+            return;
         }
-        self.metrics.record_decode(produced, t0.elapsed().as_secs_f64());
-        self.running.retain(|s| !s.done);
+        let t0 = Instant::now();
+        let mut caches: Vec<&mut KvCache> = self.running.iter_mut().filter(|s| s.decoding()).map(|s| &mut s.cache).collect();
+        let result = self.model.model.forward_batch(&tokens, &mut caches);
+        let decoding = self.running.iter_mut().filter(|s| s.decoding());
+        match result {
+            Ok(rows) => {
+                for (seq, mut logits) in decoding.zip(rows) {
+                    sample_next(&self.prompter, self.model.model.max_context, seq, &mut logits);
+                }
+                self.metrics.record_decode(tokens.len(), t0.elapsed().as_secs_f64());
+            }
+            Err(e) => decoding.for_each(|seq| seq.fail("decode", &e)),
+        }
     }
 }
 
-/// Samples the sequence's next token from its logits and hands it on.
-fn sample_next(p: &Prompter, max_context: &usize, seq: &mut Sequence, logits: &mut [f32]) {
+/// The one place a sequence's next token is chosen from its logits (masked by its grammar, if any); then on.
+fn sample_next(p: &Prompter, max_context: usize, seq: &mut Sequence, logits: &mut [f32]) {
     match seq.sampler.sample(logits, &seq.tokens) {
         Ok(tok) => on_token(p, max_context, seq, tok),
-        Err(e) => {
-            let _ = seq.out.events.send(Event::Error(e));
-            seq.done = true;
-        }
+        Err(e) => seq.fail("sampling", &e),
     }
 }
 
 /// Records the token and decides whether the sequence ends: EOS / stop string (via `Output`) or length.
-fn on_token(p: &Prompter, max_context: &usize, seq: &mut Sequence, tok: u32) {
+fn on_token(p: &Prompter, max_context: usize, seq: &mut Sequence, tok: u32) {
     seq.tokens.push(tok);
     let usage = Usage { prompt_tokens: seq.prompt_len, completion_tokens: seq.tokens.len() - seq.prompt_len };
     if seq.out.token(p, tok, &usage).is_some() {
@@ -152,7 +208,7 @@ fn on_token(p: &Prompter, max_context: &usize, seq: &mut Sequence, tok: u32) {
         return;
     }
     // The next step feeds `tok`, which needs one more cache slot.
-    if usage.completion_tokens >= seq.max_new || seq.cache.len + 1 >= *max_context {
+    if usage.completion_tokens >= seq.max_new || seq.cache.len + 1 >= max_context {
         if seq.sampler.structure_incomplete() {
             let _ = seq.out.events.send(Event::StructureIncomplete(usage));
         } else {

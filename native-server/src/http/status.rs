@@ -30,6 +30,7 @@ pub async fn load(State(s): State<Arc<AppState>>) -> Result<Json<Value>, ApiErro
         "max_running": l.max_running,
         "queue_capacity": l.max_waiting,
         "kv_used": l.kv_used.load(Ordering::SeqCst),
+        "kv_reserved": l.kv_reserved.load(Ordering::SeqCst),
         "kv_capacity": l.kv_capacity,
     })))
 }

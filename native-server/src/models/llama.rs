@@ -1,11 +1,13 @@
 //! Decoder-only transformer shared by Llama, Mistral and Qwen2 (RMSNorm, RoPE, grouped-query attention, SwiGLU).
-//! The KV cache lives outside the model, one per sequence, so the engine can interleave many sequences.
+//! The KV cache lives outside the model, one per sequence: `forward` prefills one sequence, `forward_batch` runs
+//! one decode step for many sequences at once, so every weight matrix is read once per step, not once per sequence.
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Embedding, Linear, RmsNorm, VarBuilder};
 use serde::Deserialize;
 
-use super::ChatArch;
+use super::few_rows::few_rows_matmul;
+use super::{ChatArch, KvCache};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct RopeScaling {
@@ -38,6 +40,8 @@ pub struct LlamaConfig {
     pub rope_scaling: Option<RopeScaling>,
     pub attention_bias: Option<bool>,
     pub sliding_window: Option<usize>,
+    /// Qwen2 configs name a window but switch it off with this.
+    pub use_sliding_window: Option<bool>,
 }
 
 fn default_eps() -> f64 {
@@ -53,6 +57,10 @@ fn default_max_pos() -> usize {
 impl LlamaConfig {
     pub fn kv_heads(&self) -> usize {
         self.num_key_value_heads.unwrap_or(self.num_attention_heads)
+    }
+    /// The attention window, unless config.json switches it off.
+    pub fn window(&self) -> Option<usize> {
+        self.sliding_window.filter(|_| self.use_sliding_window != Some(false))
     }
     pub fn head_dim(&self) -> usize {
         self.head_dim.unwrap_or(self.hidden_size / self.num_attention_heads)
@@ -95,12 +103,6 @@ impl LlamaConfig {
     }
 }
 
-/// Per-sequence attention cache: one (k, v) pair per layer, shaped (1, kv_heads, seq, head_dim).
-pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
-    pub len: usize,
-}
-
 struct Attention {
     q: Linear,
     k: Linear,
@@ -109,6 +111,7 @@ struct Attention {
     heads: usize,
     kv_heads: usize,
     head_dim: usize,
+    sliding_window: Option<usize>,
 }
 
 struct Mlp {
@@ -135,6 +138,28 @@ pub struct LlamaModel {
     pub max_context: usize,
     device: Device,
     dtype: DType,
+}
+
+/// Up to this many rows (decode batches, short prompt chunks), f32 linear layers on the CPU use `few_rows_matmul`;
+/// longer prefill chunks are faster through candle's gemm.
+const FEW_ROWS: usize = 32;
+
+/// `lin` applied to x (.., in) -> (.., out).
+fn apply(lin: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
+    let dims = x.dims();
+    let (&k, lead) = dims.split_last().expect("activations have a feature dimension");
+    let rows: usize = lead.iter().product();
+    if rows > FEW_ROWS || !x.device().is_cpu() || x.dtype() != DType::F32 {
+        return lin.forward(x);
+    }
+    let y = few_rows_matmul(&x.reshape((rows, k))?, lin.weight())?;
+    let y = match lin.bias() {
+        Some(b) => y.broadcast_add(b)?,
+        None => y,
+    };
+    let mut shape = lead.to_vec();
+    shape.push(y.dim(1)?);
+    y.reshape(shape)
 }
 
 fn linear(vb: &VarBuilder, name: &str, i: usize, o: usize, bias: bool) -> candle_core::Result<Linear> {
@@ -196,6 +221,7 @@ impl LlamaModel {
                 heads: cfg.num_attention_heads,
                 kv_heads: cfg.kv_heads(),
                 head_dim: hd,
+                sliding_window: cfg.window(),
             };
             let mv = lv.pp("mlp");
             let mlp = Mlp {
@@ -225,41 +251,95 @@ impl LlamaModel {
         Ok(Self { embed, layers, norm, lm_head, cos, sin, cfg, max_context, device, dtype })
     }
 
-    pub fn new_cache(&self) -> KvCache {
-        KvCache { layers: (0..self.layers.len()).map(|_| None).collect(), len: 0 }
+    /// A cache for one sequence that will hold at most `limit` positions (its KV reservation).
+    pub fn new_cache(&self, limit: usize) -> KvCache {
+        KvCache::new(self.layers.len(), limit.min(self.max_context))
+    }
+
+    fn check_context(&self, needed: usize) -> candle_core::Result<()> {
+        if needed > self.max_context {
+            candle_core::bail!("sequence of {needed} tokens exceeds the context of {}", self.max_context);
+        }
+        Ok(())
     }
 
     /// Runs `tokens` at positions cache.len.. and returns the logits of the last position as f32.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> candle_core::Result<Vec<f32>> {
-        let t = tokens.len();
-        let pos = cache.len;
-        if pos + t > self.max_context {
-            candle_core::bail!("sequence of {} tokens exceeds the context of {}", pos + t, self.max_context);
-        }
+        let (t, pos) = (tokens.len(), cache.len);
+        self.check_context(pos + t)?;
         let ids = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
-        let mut x = self.embed.forward(&ids)?;
         let cos = self.cos.narrow(0, pos, t)?;
         let sin = self.sin.narrow(0, pos, t)?;
         let mask = if t > 1 { Some(self.causal_mask(t, pos)?) } else { None };
-        for (layer, slot) in self.layers.iter().zip(cache.layers.iter_mut()) {
-            let res = x.clone();
-            let hs = layer.ln1.forward(&x)?;
-            let hs = layer.attn.forward(&hs, &cos, &sin, mask.as_ref(), slot)?;
-            x = (res + hs)?;
-            let res = x.clone();
-            let hs = layer.ln2.forward(&x)?;
-            let m = &layer.mlp;
-            let hs = m.down.forward(&(candle_nn::ops::silu(&m.gate.forward(&hs)?)? * m.up.forward(&hs)?)?)?;
-            x = (res + hs)?;
-        }
+        let x = self.run_layers(self.embed.forward(&ids)?, |l, attn, x| {
+            let (q, k, v) = attn.project(x, &cos, &sin)?;
+            let (k, v) = cache.append(l, pos, &k, &v)?;
+            let y = attn.attend(&q, &k, &v, mask.as_ref())?;
+            apply(&attn.o, &y.transpose(1, 2)?.reshape((1, t, attn.heads * attn.head_dim))?)
+        })?;
         cache.len += t;
         let last = x.narrow(1, t - 1, 1)?;
-        let logits = self.lm_head.forward(&self.norm.forward(&last)?)?;
+        let logits = apply(&self.lm_head, &self.norm.forward(&last)?)?;
         logits.squeeze(0)?.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()
     }
 
+    /// One decode step for several sequences: `tokens[i]` goes to position `caches[i].len` of sequence i. The
+    /// linear layers, norms and LM head see all sequences as one (B, 1, hidden) batch; attention runs per sequence
+    /// against its own cache. Returns one row of f32 logits per sequence.
+    pub fn forward_batch(&self, tokens: &[u32], caches: &mut [&mut KvCache]) -> candle_core::Result<Vec<Vec<f32>>> {
+        let b = tokens.len();
+        if b != caches.len() {
+            candle_core::bail!("{b} tokens for {} caches", caches.len());
+        }
+        if b == 0 {
+            return Ok(vec![]);
+        }
+        for c in caches.iter() {
+            self.check_context(c.len + 1)?;
+        }
+        let positions: Vec<u32> = caches.iter().map(|c| c.len as u32).collect();
+        let positions = Tensor::new(positions, &self.device)?;
+        // Each sequence rotates by its own position: cos/sin rows gathered per sequence, shaped (B, 1, head_dim/2).
+        let cos = self.cos.index_select(&positions, 0)?.unsqueeze(1)?;
+        let sin = self.sin.index_select(&positions, 0)?.unsqueeze(1)?;
+        let ids = Tensor::new(tokens, &self.device)?.unsqueeze(1)?;
+        let x = self.run_layers(self.embed.forward(&ids)?, |l, attn, x| {
+            let (q, k, v) = attn.project(x, &cos, &sin)?;
+            let mut ys = Vec::with_capacity(b);
+            for (i, cache) in caches.iter_mut().enumerate() {
+                let (ks, vs) = cache.append(l, cache.len, &k.narrow(0, i, 1)?, &v.narrow(0, i, 1)?)?;
+                let (ks, vs) = attn.window(ks, vs)?;
+                ys.push(attn.attend(&q.narrow(0, i, 1)?, &ks, &vs, None)?);
+            }
+            let y = Tensor::cat(&ys, 0)?.reshape((b, 1, attn.heads * attn.head_dim))?;
+            apply(&attn.o, &y)
+        })?;
+        for c in caches.iter_mut() {
+            c.len += 1;
+        }
+        let logits = apply(&self.lm_head, &self.norm.forward(&x)?)?;
+        logits.squeeze(1)?.to_dtype(DType::F32)?.to_vec2()
+    }
+
+    /// The decoder stack around an attention step supplied by the caller (prefill or batched decode).
+    fn run_layers(
+        &self,
+        mut x: Tensor,
+        mut attention: impl FnMut(usize, &Attention, &Tensor) -> candle_core::Result<Tensor>,
+    ) -> candle_core::Result<Tensor> {
+        for (l, layer) in self.layers.iter().enumerate() {
+            let hs = attention(l, &layer.attn, &layer.ln1.forward(&x)?)?;
+            x = (x + hs)?;
+            let hs = layer.ln2.forward(&x)?;
+            let m = &layer.mlp;
+            let hs = apply(&m.down, &(candle_nn::ops::silu(&apply(&m.gate, &hs)?)? * apply(&m.up, &hs)?)?)?;
+            x = (x + hs)?;
+        }
+        Ok(x)
+    }
+
     fn causal_mask(&self, t: usize, pos: usize) -> candle_core::Result<Tensor> {
-        let window = self.cfg.sliding_window.unwrap_or(usize::MAX);
+        let window = self.cfg.window().unwrap_or(usize::MAX);
         let mask: Vec<f32> = (0..t)
             .flat_map(|i| {
                 (0..pos + t).map(move |j| {
@@ -273,36 +353,36 @@ impl LlamaModel {
 }
 
 impl Attention {
-    fn forward(
-        &self,
-        x: &Tensor,
-        cos: &Tensor,
-        sin: &Tensor,
-        mask: Option<&Tensor>,
-        slot: &mut Option<(Tensor, Tensor)>,
-    ) -> candle_core::Result<Tensor> {
+    /// q (B, heads, t, head_dim) and k, v (B, kv_heads, t, head_dim), rotated by `cos`/`sin`.
+    fn project(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let (b, t, _) = x.dims3()?;
-        let q = self.q.forward(x)?.reshape((b, t, self.heads, self.head_dim))?.transpose(1, 2)?.contiguous()?;
-        let k = self.k.forward(x)?.reshape((b, t, self.kv_heads, self.head_dim))?.transpose(1, 2)?.contiguous()?;
-        let v = self.v.forward(x)?.reshape((b, t, self.kv_heads, self.head_dim))?.transpose(1, 2)?.contiguous()?;
-        let q = candle_nn::rotary_emb::rope(&q, cos, sin)?;
-        let k = candle_nn::rotary_emb::rope(&k, cos, sin)?;
-        let (k, v) = match slot.take() {
-            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-            None => (k, v),
-        };
-        *slot = Some((k.clone(), v.clone()));
-        let rep = self.heads / self.kv_heads;
-        let k = candle_transformers::utils::repeat_kv(k, rep)?.contiguous()?;
-        let v = candle_transformers::utils::repeat_kv(v, rep)?.contiguous()?;
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let mut att = (q.matmul(&k.t()?)? * scale)?;
+        let heads = |lin: &Linear, n: usize| apply(lin, x)?.reshape((b, t, n, self.head_dim))?.transpose(1, 2)?.contiguous();
+        let q = candle_nn::rotary_emb::rope(&heads(&self.q, self.heads)?, cos, sin)?;
+        let k = candle_nn::rotary_emb::rope(&heads(&self.k, self.kv_heads)?, cos, sin)?;
+        Ok((q, k, heads(&self.v, self.kv_heads)?))
+    }
+
+    /// Keeps the last `sliding_window` positions (Mistral); the prefill mask does the same for prompt chunks.
+    fn window(&self, k: Tensor, v: Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+        let len = k.dim(2)?;
+        match self.sliding_window {
+            Some(w) if len > w => Ok((k.narrow(2, len - w, w)?, v.narrow(2, len - w, w)?)),
+            _ => Ok((k, v)),
+        }
+    }
+
+    /// Attention of one sequence's q (1, heads, t, head_dim) over its cached k, v (1, kv_heads, len, head_dim).
+    /// The query heads sharing a KV head are folded into rows, so grouped-query K/V is never copied per head.
+    /// Returns (1, heads, t, head_dim).
+    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> candle_core::Result<Tensor> {
+        let t = q.dim(2)?;
+        let (kvh, rep, len) = (self.kv_heads, self.heads / self.kv_heads, k.dim(2)?);
+        let q = q.reshape((1, kvh, rep * t, self.head_dim))?;
+        let mut att = (q.matmul(&k.t()?)? * (1.0 / (self.head_dim as f64).sqrt()))?;
         if let Some(m) = mask {
-            att = att.broadcast_add(m)?;
+            att = att.reshape((1, kvh, rep, t, len))?.broadcast_add(m)?.reshape((1, kvh, rep * t, len))?;
         }
         let att = candle_nn::ops::softmax_last_dim(&att)?;
-        let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, self.heads * self.head_dim))?;
-        self.o.forward(&y)
+        att.matmul(v)?.reshape((1, self.heads, t, self.head_dim))
     }
 }
-

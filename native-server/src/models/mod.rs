@@ -3,14 +3,17 @@
 
 pub mod bert;
 pub mod device;
+pub mod few_rows;
 pub mod folder;
+pub mod kv_cache;
 pub mod llama;
 pub mod random;
 
 pub use bert::Embedder;
 pub use device::{select_device, select_dtype, DeviceChoice, DtypeChoice};
 pub use folder::{ModelFiles, ModelKind};
-pub use llama::{KvCache, LlamaModel};
+pub use kv_cache::KvCache;
+pub use llama::LlamaModel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChatArch {

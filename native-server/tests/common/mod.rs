@@ -240,6 +240,18 @@ impl Server {
         }
     }
 
+    /// POST with stream=true; yields the `data:` payloads as they arrive (including "[DONE]").
+    pub fn stream_iter(&self, body: &Value) -> impl Iterator<Item = String> {
+        let resp = ureq::post(&self.url("/v1/chat/completions"))
+            .set("content-type", "application/json")
+            .send_string(&body.to_string())
+            .expect("stream request");
+        BufReader::new(resp.into_reader())
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|l| l.strip_prefix("data:").map(|s| s.trim().to_string()))
+    }
+
     /// POST with stream=true; returns the `data:` payloads in order (including "[DONE]").
     pub fn stream(&self, body: &Value) -> Vec<String> {
         let resp = ureq::post(&self.url("/v1/chat/completions"))
@@ -259,6 +271,18 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The text of a streamed chunk's delta, if it carries any.
+pub fn delta_text(data: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(data).ok()?;
+    v["choices"][0]["delta"]["content"].as_str().filter(|t| !t.is_empty()).map(String::from)
+}
+
+/// A counter or gauge from /metrics text.
+pub fn metric(text: &str, name: &str) -> f64 {
+    let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} missing:\n{text}"));
+    line.split(' ').nth(1).unwrap().parse().unwrap()
 }
 
 pub fn chat_body(content: &str, extra: Value) -> Value {

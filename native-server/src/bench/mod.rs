@@ -1,11 +1,14 @@
-//! `fastllm bench`: prefill and single-stream decode throughput of random weights with a real config's shapes.
+//! `fastllm bench`: prefill and single-stream decode throughput of random weights with a real config's shapes;
+//! with `--concurrency`, total decode throughput of many streams through the real scheduler (`concurrency`).
+
+pub mod concurrency;
 
 use std::time::Instant;
 
 use candle_core::DType;
 use candle_nn::VarBuilder;
 
-use crate::models::{self, llama::LlamaConfig, random, DeviceChoice, DtypeChoice, LlamaModel, ModelFiles, ModelKind};
+use crate::models::{self, llama::LlamaConfig, random, ChatArch, DeviceChoice, DtypeChoice, LlamaModel, ModelFiles, ModelKind};
 
 pub struct BenchConfig {
     pub model_dir: String,
@@ -35,23 +38,38 @@ pub fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-pub fn run(cfg: &BenchConfig) -> anyhow::Result<BenchResult> {
-    let files = ModelFiles::open_config_only(&cfg.model_dir)?;
+/// A model folder's config with seeded random weights, as the engine would load it.
+pub struct RandomModel {
+    pub files: ModelFiles,
+    pub arch: ChatArch,
+    pub model: LlamaModel,
+    pub params: usize,
+    pub dtype: DType,
+}
+
+pub fn random_model(model_dir: &str, device: DeviceChoice, dtype: DtypeChoice, context: usize) -> anyhow::Result<RandomModel> {
+    let files = ModelFiles::open_config_only(model_dir)?;
     let ModelKind::Chat(arch) = files.kind else { anyhow::bail!("bench needs a chat model config") };
     let lc: LlamaConfig = files.parse_config()?;
-    let device = models::select_device(cfg.device).map_err(anyhow::Error::msg)?;
-    let dtype = models::select_dtype(cfg.dtype, &device);
+    let device = models::select_device(device).map_err(anyhow::Error::msg)?;
+    let dtype = models::select_dtype(dtype, &device);
     let shapes = lc.tensor_shapes(arch);
     let params: usize = shapes.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
     let tensors = random::random_tensors(&shapes, 0, dtype, &device)?;
     let vb = VarBuilder::from_tensors(tensors, dtype, &device);
+    let model = LlamaModel::load(vb, lc, arch, context)?;
+    Ok(RandomModel { files, arch, model, params, dtype })
+}
+
+pub fn run(cfg: &BenchConfig) -> anyhow::Result<BenchResult> {
     let ctx = cfg.prompt_tokens + cfg.new_tokens + 1;
-    let model = LlamaModel::load(vb, lc.clone(), arch, ctx)?;
+    let RandomModel { model, params, dtype, .. } = random_model(&cfg.model_dir, cfg.device, cfg.dtype, ctx)?;
+    let lc = &model.cfg;
     let prompt: Vec<u32> = (0..cfg.prompt_tokens as u32).map(|i| (i * 7919) % lc.vocab_size as u32).collect();
     // Warm-up pass so allocation and thread-pool start do not count.
-    let mut cache = model.new_cache();
+    let mut cache = model.new_cache(ctx);
     model.forward(&prompt[..8.min(prompt.len())], &mut cache)?;
-    let mut cache = model.new_cache();
+    let mut cache = model.new_cache(ctx);
     let (t0, c0) = (Instant::now(), cpu_seconds());
     let logits = model.forward(&prompt, &mut cache)?;
     let (prefill, prefill_cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
