@@ -181,10 +181,11 @@ impl Scheduler {
         let decoding = self.running.iter_mut().filter(|s| s.decoding());
         match result {
             Ok(rows) => {
+                // Counted before any token goes out, so a client that has its last token sees it in /metrics.
+                self.metrics.record_decode(tokens.len(), t0.elapsed().as_secs_f64());
                 for (seq, mut logits) in decoding.zip(rows) {
                     sample_next(&self.prompter, self.model.model.max_context, seq, &mut logits);
                 }
-                self.metrics.record_decode(tokens.len(), t0.elapsed().as_secs_f64());
             }
             Err(e) => decoding.for_each(|seq| seq.fail("decode", &e)),
         }
