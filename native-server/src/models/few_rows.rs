@@ -135,6 +135,8 @@ mod avx2 {
         }
     }
 
+    // acc[i][j] pairs weight row i with activation row j; index loops say that more plainly than iterators.
+    #[allow(clippy::needless_range_loop)]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn fixed<const NO: usize, const NB: usize>(w: &[f32], x: &[f32], k: usize) -> Tile {
         let (wp, xp) = (w.as_ptr(), x.as_ptr());
