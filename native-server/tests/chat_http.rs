@@ -210,9 +210,10 @@ fn a_long_prompt_is_prefilled_in_chunks_while_another_stream_decodes() {
     assert!(delta_text(&long.next().unwrap()).is_none(), "the role chunk comes first, before any engine work");
     long.next().unwrap();
     let during = received.load(std::sync::atomic::Ordering::SeqCst) - before;
+    // Join before asserting, so that a failure drops the last handle on the server and stops it.
+    let (long_end, stream_end) = (long.last().unwrap(), streaming.join().unwrap());
     assert!(during >= 100, "only {during} chunks reached the running stream while {long_len} prompt tokens were prefilled");
-    assert_eq!(long.last().unwrap(), "[DONE]");
-    assert_eq!(streaming.join().unwrap(), "[DONE]");
+    assert_eq!((long_end.as_str(), stream_end.as_str()), ("[DONE]", "[DONE]"));
 }
 
 #[test]
