@@ -235,7 +235,8 @@ struct ClosingBonus {
 impl ClosingBonus {
     fn new(words: &[Vec<u8>]) -> Self {
         let quote = |w: &Vec<u8>| if w.contains(&b'"') { 12.0 } else { 0.0 };
-        let outside = |w: &Vec<u8>| match w.first() {
+        // The separator's space often shares a token with the value (` null`, ` "`): judge by the first other byte.
+        let outside = |w: &Vec<u8>| match w.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'n') => 14.0,
             _ if w.iter().any(|&b| b == b'}' || b == b']') => 12.0,
             _ if w.contains(&b'"') => 8.0,
