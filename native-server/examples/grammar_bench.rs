@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Device};
 use fastllm::engine::chat::ChatModel;
-use fastllm::engine::grammar::{Constraint, GrammarEngine, GrammarSpec};
+use fastllm::engine::grammar::{token_bytes, Constraint, GrammarEngine, GrammarSpec};
 use fastllm::engine::sampler::Sampler;
 use fastllm::engine::SamplingParams;
 use fastllm::models::random::Rng;
@@ -60,7 +60,7 @@ fn demo_decode(model: &ChatModel, prompt: &[u32], steps: usize, spec: Option<&Gr
     let constraint = spec.map(|s| engine.compile(s, usize::MAX).expect("bench schema compiles"));
     let params = SamplingParams { temperature: 1.0, seed: Some(1), ..Default::default() };
     let mut sampler = Sampler::new(params, constraint);
-    let mut cache = model.model.new_cache();
+    let mut cache = model.model.new_cache(prompt.len() + steps + 1);
     let mut tokens = prompt.to_vec();
     let mut logits = model.model.forward(prompt, &mut cache).unwrap();
     let t0 = Instant::now();
@@ -112,11 +112,6 @@ fn synthetic_tokenizer_json(size: usize) -> Value {
            "model": {"type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
                      "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
                      "vocab": vocab, "merges": []}})
-}
-
-/// Token bytes of a byte-level tokenizer.json, by id.
-fn token_bytes(tokenizer_json: &Value) -> Vec<Vec<u8>> {
-    fastllm::engine::grammar::token_bytes(tokenizer_json).expect("byte-level vocabulary")
 }
 
 struct EngineCost {
@@ -217,7 +212,7 @@ fn main() {
     let schemas = [("DeepFabric conversation", deepfabric_schema()), ("tool call", tool_schema()), ("long array", long_schema())];
     for (vname, tj) in [("demo (2,608)", &demo_json), ("synthetic (151,936)", &synthetic)] {
         let tokenizer = tokenizers::Tokenizer::from_bytes(serde_json::to_vec(tj).unwrap()).expect("tokenizer");
-        let words = token_bytes(tj);
+        let words = token_bytes(tj).expect("byte-level vocabulary");
         let eos = tokenizer.token_to_id("<|im_end|>").unwrap();
         let engine = GrammarEngine::new(tj, &tokenizer, words.len(), &[eos], "").unwrap();
         for (sname, schema) in &schemas {

@@ -3,18 +3,12 @@
 
 mod common;
 
-use common::{chat_body, Server};
+use common::{assert_valid, chat_body, Server};
 use serde_json::{json, Value};
 
 fn demo() -> Server {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/demo-model/heddle-demo");
     Server::start(&["--model", dir])
-}
-
-fn assert_valid(schema: &Value, instance: &Value) {
-    let validator = jsonschema::validator_for(schema).expect("test schema compiles");
-    let errors: Vec<String> = validator.iter_errors(instance).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{instance} does not match its schema: {errors:?}");
 }
 
 const WEATHER: &str = r#"[{"type": "function", "function": {"name": "get_weather", "description": "Get the current weather for a city",
@@ -43,7 +37,7 @@ fn a_tools_request_gets_a_tool_call_on_its_own_and_when_forced() {
         let call = &v["choices"][0]["message"]["tool_calls"][0];
         assert_eq!(call["function"]["name"], "get_weather", "{choice}: {v}");
         let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
-        assert_valid(&tools[0]["function"]["parameters"], &args);
+        assert_valid(&tools[0]["function"]["parameters"], &args, &format!("{choice}"));
     }
 }
 
@@ -74,6 +68,6 @@ fn json_schema_requests_get_valid_json_deepfabric_shapes_included() {
         assert_eq!(st, 200, "{schema}: {v}");
         assert_eq!(v["choices"][0]["finish_reason"], "stop", "{v}");
         let text = v["choices"][0]["message"]["content"].as_str().unwrap();
-        assert_valid(&schema, &serde_json::from_str(text).unwrap_or_else(|e| panic!("{text:?}: {e}")));
+        assert_valid(&schema, &serde_json::from_str(text).unwrap_or_else(|e| panic!("{text:?}: {e}")), "demo json_schema");
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{chat_body, tiny_model, Server};
+use common::{assert_valid, chat_body, tiny_model, Server};
 use serde_json::{json, Value};
 
 /// Bounded schemas (every string has a maxLength, every array a maxItems): even random weights finish them.
@@ -58,12 +58,6 @@ fn serve(arch: &str) -> Server {
 
 fn json_schema_format(schema: &Value) -> Value {
     json!({"type": "json_schema", "json_schema": {"name": "out", "schema": schema, "strict": true}})
-}
-
-fn assert_valid(schema: &Value, instance: &Value, what: &str) {
-    let validator = jsonschema::validator_for(schema).expect("test schema compiles");
-    let errors: Vec<String> = validator.iter_errors(instance).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{what}: {instance} does not match its schema: {errors:?}");
 }
 
 fn content_json(v: &Value, what: &str) -> Value {

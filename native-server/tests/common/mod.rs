@@ -294,3 +294,10 @@ pub fn chat_body(content: &str, extra: Value) -> Value {
     }
     b
 }
+
+/// Checks `instance` against `schema` with an independent JSON Schema validator (not the node's grammar engine).
+pub fn assert_valid(schema: &Value, instance: &Value, what: &str) {
+    let validator = jsonschema::validator_for(schema).expect("test schema compiles");
+    let errors: Vec<String> = validator.iter_errors(instance).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{what}: {instance} does not match its schema: {errors:?}");
+}
