@@ -1,7 +1,9 @@
 // `npm start`: the FastLLM node on the bundled demo model (built on first run), then the gateway routing to it
-// with policies/default.yaml on http://127.0.0.1:8787. Set HEDDLE_NODE_URL to use a node that already runs.
+// with policies/default.yaml on http://127.0.0.1:8787, bundled and run on plain node as scripts/gateway.mjs says.
+// Set HEDDLE_NODE_URL to use a node that already runs.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { runGateway } from './gateway.mjs';
 import { buildFastllm, demoModel, fastllmBinary, repoRoot } from './native.mjs';
 
 const children = [];
@@ -49,6 +51,13 @@ if (!env.HEDDLE_NODE_URL) {
   }
 }
 
-const gateway = spawn(process.execPath, ['--import', 'tsx', 'src/node.ts'], { stdio: 'inherit', cwd: repoRoot, env });
+// The gateway as production runs it: bundled (rebuilt on every start, ~0.1 s) on plain node; see scripts/gateway.mjs.
+let gateway;
+try {
+  gateway = await runGateway({ env });
+} catch (err) {
+  console.error(`Could not build the gateway: ${err instanceof Error ? err.message : String(err)}`);
+  stopAll(1);
+}
 children.push(gateway);
 gateway.on('exit', (code) => stopAll(code ?? 0));
