@@ -4,7 +4,7 @@ import { readFileSync, watch, writeSync } from 'node:fs';
 import { createServer } from 'node:http';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { createApp } from './app.js';
 import { DiskStore, diskSecret, ResponseCache, type KeySigner } from './cache/index.js';
 import type { Deps, LoadedPolicy } from './deps.js';
@@ -55,11 +55,20 @@ function agentsByConnectTimeout(): (connectTimeoutMs: number | undefined) => Age
 }
 
 export function undiciHttpSend(agentFor = agentsByConnectTimeout()): HttpSend {
-  // Upstream URLs repeat (a target's base + a fixed path): each is split into origin and path once, after undici
-  // has accepted it, and later calls go straight to the agent instead of parsing the URL again every time.
+  // Upstream URLs repeat (a target's base + a fixed path): each is split into origin and path once, and later calls
+  // go straight to the agent instead of parsing the URL again every time (undici's request(url) would).
   const split = new Map<string, { origin: string; path: string }>();
   return async (req) => {
-    const options = {
+    let at = split.get(req.url);
+    if (at === undefined) {
+      const url = new URL(req.url);
+      at = { origin: url.origin, path: url.search ? `${url.pathname}${url.search}` : url.pathname };
+      if (split.size >= 1024) split.clear();
+      split.set(req.url, at);
+    }
+    const res = await agentFor(req.connectTimeoutMs).request({
+      origin: at.origin,
+      path: at.path,
       method: req.method,
       headers: req.headers,
       body: req.body ?? null,
@@ -68,18 +77,7 @@ export function undiciHttpSend(agentFor = agentsByConnectTimeout()): HttpSend {
       // The attempt loop owns timeouts (first byte, idle, total), per policy.
       headersTimeout: 0,
       bodyTimeout: 0,
-    };
-    const agent = agentFor(req.connectTimeoutMs);
-    const known = split.get(req.url);
-    let res: Dispatcher.ResponseData;
-    if (known !== undefined) {
-      res = await agent.request({ ...options, origin: known.origin, path: known.path });
-    } else {
-      res = await request(req.url, { ...options, dispatcher: agent });
-      if (split.size >= 1024) split.clear();
-      const url = new URL(req.url);
-      split.set(req.url, { origin: url.origin, path: url.search ? `${url.pathname}${url.search}` : url.pathname });
-    }
+    });
     return new UndiciResponse(res);
   };
 }

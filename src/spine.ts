@@ -108,17 +108,18 @@ export class RequestTrace {
 
 function decide(deps: Deps, loaded: LoadedPolicy, req: ChatRequest | EmbeddingsRequest, inbound: Inbound, requestId: string): Decision {
   // Live outstanding/latency/node load from the resilience state order least-loaded and fastest routes.
-  return { requestId, ...decideRequest(loaded, req, inbound, { stats: deps.resilience.stats }) };
+  const { tenant, purpose, privacy, route } = decideRequest(loaded, req, inbound, { stats: deps.resilience.stats });
+  return { requestId, tenant, purpose, privacy, route };
 }
 
 /** The attempt loop's inputs: the process's resilience state and this policy's settings for the route. */
-function attemptOptions(deps: Deps, loaded: LoadedPolicy, decision: Decision, inbound: Inbound, trace: RequestTrace): AttemptOptions {
+function attemptOptions(deps: Deps, loaded: LoadedPolicy, decision: Decision, signal: AbortLike, trace: RequestTrace): AttemptOptions {
   return {
     http: deps.http,
     resilience: deps.resilience,
     config: loaded.policy.resilience,
     route: decision.route.route.name,
-    signal: inbound.signal,
+    signal,
     attempts: trace.attempts,
     redact: { kinds: loaded.policy.redactKinds, detectors: loaded.detectors },
   };
@@ -128,21 +129,24 @@ export async function runChat(deps: Deps, req: ChatRequest, inbound: Inbound, tr
   const loaded = deps.policy();
   const decision = decide(deps, loaded, req, inbound, trace.requestId);
   trace.decision = decision;
-  const opts = attemptOptions(deps, loaded, decision, inbound, trace);
   // Stage 5: the cache answers, joins an identical call in flight, or runs the attempt loop (under a signal of
   // its own when the call is shared, so one client leaving does not cut the others off).
   const out = await cachedChat(req, cacheContext(deps, loaded, decision, inbound), async (sent, signal): Promise<UpstreamChat> => {
+    const opts = attemptOptions(deps, loaded, decision, signal, trace);
     if (sent.stream) {
-      const served = await attemptChatStream(sent, decision.route.candidates, { ...opts, signal });
+      const served = await attemptChatStream(sent, decision.route.candidates, opts);
       return { kind: 'stream', chunks: served.value, target: served.candidate.target.name };
     }
-    const served = await attemptChat(sent, decision.route.candidates, { ...opts, signal });
+    const served = await attemptChat(sent, decision.route.candidates, opts);
     return { kind: 'json', completion: served.value, target: served.candidate.target.name };
   });
   trace.target = out.target;
   trace.cache = out.cache;
-  if (out.kind === 'json') trace.usage = out.completion.usage;
-  return { ...out, decision };
+  if (out.kind === 'json') {
+    trace.usage = out.completion.usage;
+    return { kind: 'json', completion: out.completion, decision, target: out.target, cache: out.cache };
+  }
+  return { kind: 'stream', chunks: out.chunks, decision, target: out.target, cache: out.cache };
 }
 
 function cacheContext(deps: Deps, loaded: LoadedPolicy, decision: Decision, inbound: Inbound): CacheStageContext {
@@ -169,7 +173,7 @@ export async function runEmbeddings(
   const decision = decide(deps, loaded, req, inbound, trace.requestId);
   trace.decision = decision;
   const out = await cachedEmbeddings(req, cacheContext(deps, loaded, decision, inbound), async () => {
-    const served = await attemptEmbeddings(req, decision.route.candidates, attemptOptions(deps, loaded, decision, inbound, trace));
+    const served = await attemptEmbeddings(req, decision.route.candidates, attemptOptions(deps, loaded, decision, inbound.signal, trace));
     return { answer: served.value, target: served.candidate.target.name };
   });
   trace.target = out.target;
@@ -177,5 +181,5 @@ export async function runEmbeddings(
   if (out.answer.usage) {
     trace.usage = { prompt_tokens: out.answer.usage.prompt_tokens, completion_tokens: 0, total_tokens: out.answer.usage.total_tokens };
   }
-  return { ...out, decision };
+  return { answer: out.answer, decision, target: out.target, cache: out.cache };
 }

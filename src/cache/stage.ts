@@ -47,7 +47,7 @@ export async function cachedChat(
   if (cache === undefined || !eligibility.eligible || directive === 'bypass') {
     if (directive === 'only') throw cacheMiss(cache === undefined ? 'no cache is configured' : eligibility.reason);
     count('bypass');
-    return { ...(await upstream(req, ctx.signal)), cache: 'bypass' };
+    return withStatus(await upstream(req, ctx.signal), 'bypass');
   }
   const parts = keyParts(ctx, 'chat', req);
   const key = await cache.key(parts);
@@ -88,6 +88,12 @@ export async function cachedChat(
   if (status === 'miss') cache.flights.set(key, flight);
   flight.done.then(forget, forget);
   return follow(flight, req, ctx.signal, status);
+}
+
+/** An upstream answer with its cache status (built field by field: see withFields in providers/openai-wire). */
+function withStatus(up: UpstreamChat, cache: CacheStatus): CachedChat {
+  if (up.kind === 'json') return { kind: 'json', completion: up.completion, target: up.target, cache };
+  return { kind: 'stream', chunks: up.chunks, target: up.target, cache };
 }
 
 /** A cached answer in the shape the client asked for. */

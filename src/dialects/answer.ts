@@ -1,3 +1,4 @@
+import { withFields } from '../fields.js';
 import { readableOf, type StreamBody } from '../stream/respond.js';
 
 // What a dialect's edge answers, before a runtime writes it: as a web Response (Hono, Workers: webResponse), or
@@ -8,7 +9,7 @@ export type EdgeAnswer =
   | { kind: 'stream'; headers: Record<string, string>; body: StreamBody };
 
 export function jsonAnswer(status: number, value: unknown, headers: Record<string, string> = {}): EdgeAnswer {
-  return { kind: 'json', status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(value) };
+  return { kind: 'json', status, headers: withFields({ 'content-type': 'application/json' }, headers), body: JSON.stringify(value) };
 }
 
 export function webResponse(answer: EdgeAnswer): Response {

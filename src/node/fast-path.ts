@@ -3,6 +3,7 @@ import { Aborter } from '../abort.js';
 import { caught } from '../app.js';
 import type { Deps } from '../deps.js';
 import { HeddleError } from '../errors.js';
+import { withFields } from '../fields.js';
 import type { EdgeAnswer } from '../dialects/answer.js';
 import { tooLarge } from '../dialects/openai/parse.js';
 import { chatCompletions, embeddings, openAiErrorAnswer, type EdgeCall } from '../dialects/openai/serve.js';
@@ -57,7 +58,7 @@ async function serve(deps: Deps, endpoint: Endpoint, path: string, req: Incoming
   }
   if (answer.kind === 'json') {
     // A string body leaves in one write with the head (node joins them); a Buffer would take a second.
-    res.writeHead(answer.status, { ...answer.headers, 'content-length': Buffer.byteLength(answer.body) });
+    res.writeHead(answer.status, withFields(answer.headers, { 'content-length': String(Buffer.byteLength(answer.body)) }));
     res.end(answer.body);
     return;
   }

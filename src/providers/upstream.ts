@@ -11,7 +11,8 @@ const RETRYABLE_STATUS = new Set([408, 409, 425, 429, 500, 502, 503, 504]);
 export async function send(ctx: CallContext, req: Omit<UpstreamRequest, 'signal'>): Promise<UpstreamResponse> {
   let res: UpstreamResponse;
   try {
-    res = await ctx.http({ ...req, signal: ctx.signal, connectTimeoutMs: ctx.connectTimeoutMs });
+    const { url, method, headers, body } = req;
+    res = await ctx.http({ url, method, headers, body, signal: ctx.signal, connectTimeoutMs: ctx.connectTimeoutMs });
   } catch (err) {
     if (ctx.signal.aborted) throw abortError(ctx);
     throw new HeddleError({

@@ -1,5 +1,6 @@
 import type { Aborter } from '../abort.js';
 import type { ChatChunk } from '../dialects/openai/schema.js';
+import { withFields } from '../fields.js';
 import { toHeddleError, type HeddleError } from '../errors.js';
 import type { RequestTrace } from '../spine.js';
 
@@ -73,7 +74,7 @@ export class StreamBody {
 
 /** The headers of a streamed answer: its content type, no caching, and the decision headers. */
 export function streamHeaders(contentType: string, headers: Record<string, string>): Record<string, string> {
-  return { 'content-type': contentType, 'cache-control': 'no-cache', ...headers };
+  return withFields({ 'content-type': contentType, 'cache-control': 'no-cache' }, headers);
 }
 
 /** A stream body as a web ReadableStream. */

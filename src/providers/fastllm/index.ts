@@ -2,7 +2,8 @@ import * as z from 'zod';
 import { chatCompletionSchema, embeddingsResponseSchema, type EmbeddingsResponse } from '../../dialects/openai/schema.js';
 import type { CallContext, ProviderAdapter } from '../types.js';
 import { readJson, send } from '../upstream.js';
-import { openAiHeaders, postJson, readChunks, streamingBody } from '../openai-wire/index.js';
+import { withFields } from '../../fields.js';
+import { jsonBody, openAiHeaders, postJson, readChunks, streamingBody } from '../openai-wire/index.js';
 
 // FastLLM nodes: this repo's `fastllm` and upstream FastLLM servers as they are. Upstream servers answer
 // embeddings as `{embedding: [...]}`, end streams without `[DONE]` (readChunks accepts a finished stream), and
@@ -37,7 +38,7 @@ export function createFastllmAdapter(now: () => number = Date.now): ProviderAdap
   return {
     async chat(req, ctx) {
       const model = await modelFor(ctx);
-      const res = await postJson(ctx, '/chat/completions', { ...req, model, stream: false, stream_options: undefined });
+      const res = await postJson(ctx, '/chat/completions', jsonBody(req, model));
       return readJson(ctx, res, chatCompletionSchema);
     },
 
@@ -49,7 +50,7 @@ export function createFastllmAdapter(now: () => number = Date.now): ProviderAdap
 
     async embeddings(req, ctx) {
       const model = await modelFor(ctx);
-      const res = await postJson(ctx, '/embeddings', { ...req, model });
+      const res = await postJson(ctx, '/embeddings', withFields(req, { model }));
       return toOpenAiEmbeddings(await readJson(ctx, res, fastllmEmbeddingSchema), model, req.encoding_format);
     },
   };

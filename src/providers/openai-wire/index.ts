@@ -6,6 +6,7 @@ import {
   type ChatRequest,
 } from '../../dialects/openai/schema.js';
 import { HeddleError } from '../../errors.js';
+import { withFields } from '../../fields.js';
 import { sseEvents } from '../../stream/sse.js';
 import type { UpstreamResponse } from '../http.js';
 import type { CallContext, ProviderAdapter } from '../types.js';
@@ -21,7 +22,7 @@ export function apiBase(ctx: CallContext): string {
 }
 
 export function openAiHeaders(ctx: CallContext): Record<string, string> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...ctx.target.headers };
+  const headers = withFields<Record<string, string>>({ 'content-type': 'application/json' }, ctx.target.headers);
   if (ctx.target.apiKey !== undefined) headers.authorization = `Bearer ${ctx.target.apiKey}`;
   return headers;
 }
@@ -30,9 +31,14 @@ export function postJson(ctx: CallContext, path: string, body: unknown): Promise
   return send(ctx, { url: `${apiBase(ctx)}${path}`, method: 'POST', headers: openAiHeaders(ctx), body: JSON.stringify(body) });
 }
 
+/** The non-streaming request a target gets: its model id, and no stream options; unknown fields pass through. */
+export function jsonBody(req: ChatRequest, model: string): ChatRequest {
+  return withFields(req, { model, stream: false, stream_options: undefined });
+}
+
 export const openAiWireAdapter: ProviderAdapter = {
   async chat(req, ctx) {
-    const res = await postJson(ctx, '/chat/completions', { ...req, model: ctx.model, stream: false, stream_options: undefined });
+    const res = await postJson(ctx, '/chat/completions', jsonBody(req, ctx.model));
     return readJson(ctx, res, chatCompletionSchema);
   },
 
@@ -42,14 +48,14 @@ export const openAiWireAdapter: ProviderAdapter = {
   },
 
   async embeddings(req, ctx) {
-    const res = await postJson(ctx, '/embeddings', { ...req, model: ctx.model });
+    const res = await postJson(ctx, '/embeddings', withFields(req, { model: ctx.model }));
     return readJson(ctx, res, embeddingsResponseSchema);
   },
 };
 
 /** Usage is always requested upstream so the gateway can count tokens; it is dropped later if the client did not ask. */
 export function streamingBody(req: ChatRequest, model: string): ChatRequest {
-  return { ...req, model, stream: true, stream_options: { ...req.stream_options, include_usage: true } };
+  return withFields(req, { model, stream: true, stream_options: { ...req.stream_options, include_usage: true } });
 }
 
 /**
