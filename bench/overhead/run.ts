@@ -1,6 +1,6 @@
-// npm run bench:overhead [-- --duration=10 --rounds=1 --rates=200,1000 --only=direct,minimal,heddle,portkey
+// npm run bench:overhead [-- --duration=10 --rounds=1 --rates=200,1000 --only=direct,minimal,heddle,heddle-default,heddle-tsx,portkey
 //                            --connections=64 --ttfb-requests=300 --chunk-gap=2 (ms between SSE events) --profile --fresh-portkey --no-write
-//                            --before=<git ref> (adds Heddle's src/ at that commit, bundled like heddle-js, for a before/after in one run)
+//                            --before=<git ref> (adds Heddle's src/ at that commit, built and run like heddle, for a before/after in one run)
 //                            --wait-quiet=<max CPU cores other processes may use before each contender> --wait-max=900]
 //
 // The same chat request sent (a) directly to a fixed-answer upstream, (b) through Heddle, (c) through a
@@ -9,11 +9,12 @@
 // Every process runs on its own: upstream (unpinned), contender (CPU 0), load generator (CPU 1).
 // Results: bench/results/overhead.json and overhead.md.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { buildGateway, gatewayCommand, gatewayNodeFlags } from '../../scripts/gateway.mjs';
 import {
   backgroundCores,
   freePort,
@@ -51,7 +52,7 @@ const rounds = Number(opt('rounds', '1'));
 const rates = opt('rates', '200,1000').split(',').filter(Boolean).map(Number);
 const chunkGapMs = Number(opt('chunk-gap', '2'));
 const before = opt('before', '');
-const only = opt('only', `direct,minimal,heddle,heddle-js,${before ? 'heddle-before,' : ''}portkey`).split(',');
+const only = opt('only', `direct,minimal,heddle,heddle-default,${before ? 'heddle-before,' : ''}portkey`).split(',');
 const connections = Number(opt('connections', '64'));
 const ttfbRequests = Number(opt('ttfb-requests', '300'));
 const profile = flag('profile');
@@ -84,12 +85,12 @@ const bodyFor = (model: string, stream: boolean): string =>
   JSON.stringify({ model, messages, max_tokens: 32, temperature: 0.7, ...(stream ? { stream: true } : {}) });
 
 interface Contender {
-  name: 'direct' | 'minimal' | 'heddle' | 'heddle-js' | 'heddle-before' | 'portkey';
+  name: 'direct' | 'minimal' | 'heddle' | 'heddle-default' | 'heddle-tsx' | 'heddle-before' | 'portkey';
   label: string;
   port: number;
   model: string;
   headers: Record<string, string>;
-  start: (() => Proc) | undefined;
+  start: (() => Proc | Promise<Proc>) | undefined;
 }
 
 // ---------------------------------------------------------------- helpers
@@ -188,7 +189,7 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
   let proc: Proc | undefined;
   try {
     if (c.start) {
-      proc = c.start();
+      proc = await c.start();
       await waitForPort(c.port, proc, 120_000);
       res.pid = proc.pid;
     }
@@ -292,6 +293,22 @@ async function main(): Promise<void> {
   const contenders: Contender[] = [];
   contenders.push({ name: 'direct', label: 'direct (no proxy)', port: upstreamPort, model: 'fixed-model', headers: auth, start: undefined });
 
+  // Heddle runs as `npm run gateway` / `npm start` run it in production (scripts/gateway.mjs): src/node.ts bundled by
+  // esbuild, on plain node with the gateway's V8 flags. The minimal proxy, the ceiling, is bundled and run the same
+  // way (same flags), so the ratio between them is the code's, not the tooling's. Bundles go under
+  // node_modules/.cache so their npm imports resolve.
+  const bundles = path.join(root, 'node_modules', '.cache', 'heddle-bench-overhead');
+  const profDir = path.join(work, 'cpu-prof');
+  const heddleBundle = path.join(bundles, 'heddle-node.mjs');
+  /** Bundles `entry` (once per output file) and runs it as production runs the gateway; pinned and niced. */
+  const bundled = async (name: string, entry: string, out: string, env: Record<string, string>, profiled = false): Promise<Proc> => {
+    if (!existsSync(out)) await buildGateway({ entry, outfile: out });
+    const [cmd, args] = gatewayCommand(out);
+    const prof = profiled && profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+    return spawnProc({ name, cmd, args: [...prof, ...args], cwd: root, env, cpus: PROXY_CPU, nice: NICE, logPath: path.join(work, `${name}.log`) });
+  };
+  rmSync(bundles, { recursive: true, force: true });
+
   const minimalPort = await freePort();
   contenders.push({
     name: 'minimal',
@@ -300,94 +317,82 @@ async function main(): Promise<void> {
     model: 'fixed-model',
     headers: auth,
     start: () =>
-      spawnProc({
-        name: 'minimal',
-        cmd: process.execPath,
-        args: ['--import', 'tsx', path.join(here, 'minimal-proxy.ts')],
-        cwd: root,
-        env: { PORT: String(minimalPort), UPSTREAM_URL: upstreamV1 },
-        cpus: PROXY_CPU,
-        nice: NICE,
-        logPath: path.join(work, 'minimal.log'),
-      }),
+      bundled('minimal', path.join(here, 'minimal-proxy.ts'), path.join(bundles, 'minimal-proxy.mjs'), { PORT: String(minimalPort), UPSTREAM_URL: upstreamV1 }),
   });
 
-  const heddlePort = await freePort();
   const heddleEntry = path.join(root, 'src', 'node.ts');
-  const profDir = path.join(work, 'cpu-prof');
-  contenders.push({
-    name: 'heddle',
-    label: 'Heddle (node --import tsx src/node.ts)',
-    port: heddlePort,
-    model: 'bench-model',
-    headers: auth,
-    start: () => {
-      if (!existsSync(heddleEntry)) throw new Error('src/node.ts does not exist yet');
-      return spawnProc({
-        name: 'heddle',
-        cmd: process.execPath,
-        args: [
-          '--import',
-          'tsx',
-          ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--import', path.join(here, 'exit-on-signal.ts')] : []),
-          heddleEntry,
-        ],
-        cwd: root,
-        env: heddleEnv(heddlePort),
-        cpus: PROXY_CPU,
-        nice: NICE,
-        logPath: path.join(work, 'heddle.log'),
-      });
-    },
-  });
-
-  // The same gateway bundled by esbuild into one JS file (npm packages left external) and run on plain node:
-  // shows what tsx's loader thread costs (mostly RSS). Built under node_modules/.cache so imports resolve.
-  const heddleJsPort = await freePort();
-  const heddleJsOut = path.join(root, 'node_modules', '.cache', 'heddle-bench-overhead', 'heddle-node.mjs');
-  const heddleEnv = (port: number): Record<string, string> => ({
-    HEDDLE_POLICY: path.join(here, 'policy.yaml'),
+  const heddleEnv = (port: number, policy = path.join(here, 'policy.yaml')): Record<string, string> => ({
+    HEDDLE_POLICY: policy,
     HEDDLE_PORT: String(port),
     HEDDLE_HOST: '127.0.0.1',
     BENCH_UPSTREAM_PORT: String(upstreamPort),
     NODE_ENV: 'production',
   });
-  /** Bundles a Node entry into one file (npm packages external) and runs it on plain node as a contender. */
-  const bundledHeddle = (name: string, entry: string, out: string, port: number): Proc => {
-    execFileSync(
-      path.join(root, 'node_modules', '.bin', 'esbuild'),
-      [entry, '--bundle', '--platform=node', '--format=esm', '--target=node20', '--packages=external', `--outfile=${out}`, '--log-level=error'],
-      { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
-    );
-    return spawnProc({ name, cmd: process.execPath, args: [out], cwd: root, env: heddleEnv(port), cpus: PROXY_CPU, nice: NICE, logPath: path.join(work, `${name}.log`) });
-  };
+  const heddlePort = await freePort();
   contenders.push({
-    name: 'heddle-js',
-    label: 'Heddle, esbuild bundle on plain node (no tsx)',
-    port: heddleJsPort,
+    name: 'heddle',
+    label: `Heddle (npm run gateway: esbuild bundle on node ${gatewayNodeFlags.join(' ')})`,
+    port: heddlePort,
     model: 'bench-model',
     headers: auth,
-    start: () => {
-      if (!existsSync(heddleEntry)) throw new Error('src/node.ts does not exist yet');
-      return bundledHeddle('heddle-js', heddleEntry, heddleJsOut, heddleJsPort);
-    },
+    start: () => bundled('heddle', heddleEntry, heddleBundle, heddleEnv(heddlePort), true),
   });
 
-  // --before=<ref>: src/ as it was at that commit (git archive), bundled and run exactly as heddle-js, so a change
+  // policies/default.yaml as users get it: every privacy detector, the cache in deterministic mode (a sampled
+  // request is a bypass), the two-target fallback route (local node, then Ollama; both the bench upstream here,
+  // which answers their health probes), audit lines to stdout, metrics.
+  const defaultPort = await freePort();
+  const upstreamRoot = `http://127.0.0.1:${upstreamPort}`;
+  contenders.push({
+    name: 'heddle-default',
+    label: 'Heddle, policies/default.yaml (same build)',
+    port: defaultPort,
+    model: 'heddle-demo',
+    headers: auth,
+    start: () =>
+      bundled('heddle-default', heddleEntry, heddleBundle, {
+        ...heddleEnv(defaultPort, path.join(root, 'policies', 'default.yaml')),
+        HEDDLE_NODE_URL: upstreamRoot,
+        OLLAMA_URL: upstreamRoot,
+      }),
+  });
+
+  // Development mode (`npm run gateway:dev`), for reference: tsx's loader thread costs RSS.
+  const tsxPort = await freePort();
+  contenders.push({
+    name: 'heddle-tsx',
+    label: 'Heddle under tsx (npm run gateway:dev)',
+    port: tsxPort,
+    model: 'bench-model',
+    headers: auth,
+    start: async () =>
+      spawnProc({
+        name: 'heddle-tsx',
+        cmd: process.execPath,
+        args: ['--import', 'tsx', heddleEntry],
+        cwd: root,
+        env: heddleEnv(tsxPort),
+        cpus: PROXY_CPU,
+        nice: NICE,
+        logPath: path.join(work, 'heddle-tsx.log'),
+      }),
+  });
+
+  // --before=<ref>: src/ as it was at that commit (git archive), bundled and run exactly as heddle, so a change
   // is measured against what came before it in the same run, on the same machine load.
   if (before) {
     const beforePort = await freePort();
-    const beforeDir = path.join(root, 'node_modules', '.cache', 'heddle-bench-overhead', `before-${before.replace(/[^\w.-]/g, '_')}`);
+    const beforeDir = path.join(bundles, `before-${before.replace(/[^\w.-]/g, '_')}`);
     contenders.push({
       name: 'heddle-before',
-      label: `Heddle at ${before} (before), esbuild bundle on plain node`,
+      label: `Heddle at ${before} (before), same build`,
       port: beforePort,
       model: 'bench-model',
       headers: auth,
       start: () => {
         mkdirSync(beforeDir, { recursive: true });
         execFileSync('sh', ['-c', `git archive ${JSON.stringify(before)} src | tar -x -C ${JSON.stringify(beforeDir)}`], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-        return bundledHeddle('heddle-before', path.join(beforeDir, 'src', 'node.ts'), path.join(beforeDir, 'heddle-node.mjs'), beforePort);
+        return bundled('heddle-before', path.join(beforeDir, 'src', 'node.ts'), path.join(beforeDir, 'heddle-node.mjs'), heddleEnv(beforePort));
       },
     });
   }
@@ -445,7 +450,7 @@ async function main(): Promise<void> {
     const biggest = files
       .map((f) => path.join(profDir, f))
       .sort((a, b) => readFileSync(b).length - readFileSync(a).length)[0];
-    if (biggest) profileSummary = summarizeProfile(readFileSync(biggest, 'utf8'), root);
+    if (biggest) profileSummary = summarizeProfile(readFileSync(biggest, 'utf8'), root, heddleBundle);
   }
 
   log('measuring the Workers bundle');

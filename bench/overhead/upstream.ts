@@ -1,7 +1,8 @@
 // Fixed-answer OpenAI-compatible upstream for the overhead benchmark. Runs in its own process.
 // POST /v1/chat/completions -> a fixed chat.completion, or (when the body asks "stream": true) a fixed
 // SSE stream: the first chunk at once, then the rest CHUNK_GAP_MS apart, then [DONE].
-// GET /v1/models -> a one-model list. Anything else -> 404.
+// GET /v1/models -> a one-model list. GET /health, /api/tags and /v1/load answer the health probes Heddle sends a
+// FastLLM node and an Ollama server (the default policy's two local targets both point here). Anything else -> 404.
 import http from 'node:http';
 
 const port = Number(process.env.PORT ?? 0);
@@ -51,6 +52,13 @@ const models = Buffer.from(
   JSON.stringify({ object: 'list', data: [{ id: 'fixed-model', object: 'model', created, owned_by: 'bench' }] }),
 );
 
+/** The health probes' answers: FastLLM /health and /v1/load, Ollama /api/tags. */
+const probes = new Map<string, Buffer>([
+  ['/health', Buffer.from('{"status":"ok"}')],
+  ['/v1/load', Buffer.from('{"running":0,"waiting":0,"queue_capacity":64,"kv_used":0,"kv_capacity":4096}')],
+  ['/api/tags', Buffer.from('{"models":[]}')],
+]);
+
 const streamRe = /"stream"\s*:\s*true/;
 
 function sendStream(res: http.ServerResponse): void {
@@ -88,6 +96,12 @@ const server = http.createServer((req, res) => {
   if (req.method === 'GET' && req.url?.endsWith('/models')) {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': models.length });
     res.end(models);
+    return;
+  }
+  const probe = req.method === 'GET' ? probes.get(req.url ?? '') : undefined;
+  if (probe !== undefined) {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': probe.length });
+    res.end(probe);
     return;
   }
   res.writeHead(404, { 'content-type': 'application/json' });
