@@ -90,7 +90,7 @@ export async function cachedChat(
   return follow(flight, req, ctx.signal, status);
 }
 
-/** An upstream answer with its cache status (built field by field: see withFields in providers/openai-wire). */
+/** An upstream answer with its cache status (built field by field, not spread: see src/fields.ts). */
 function withStatus(up: UpstreamChat, cache: CacheStatus): CachedChat {
   if (up.kind === 'json') return { kind: 'json', completion: up.completion, target: up.target, cache };
   return { kind: 'stream', chunks: up.chunks, target: up.target, cache };
