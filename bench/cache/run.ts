@@ -170,6 +170,18 @@ async function evaluation(url: string, heddlePid: number, samples = 200, inFligh
   return { ms: performance.now() - t, statuses, heddleCpu: treeCpuSeconds(heddlePid) - cpu0 };
 }
 
+/**
+ * The re-run from the cache, REPLAYS times: one replay of 200 answers takes ~0.1 s, so a single one swings with whatever
+ * else the shared machine does in that instant. Reported: the median replay, and every replay's wall time.
+ */
+const REPLAYS = 5;
+async function replays(url: string, heddlePid: number): Promise<EvalRun & { all: number[] }> {
+  const runs: EvalRun[] = [];
+  for (let i = 0; i < REPLAYS; i++) runs.push(await evaluation(url, heddlePid));
+  const sorted = [...runs].sort((a, b) => a.ms - b.ms);
+  return { ...(sorted[REPLAYS >> 1] as EvalRun), all: runs.map((r) => r.ms) };
+}
+
 /** The cache stage alone on a hit: the HMAC key of a realistic request (signed as the Node entry signs) and the L1 lookup. */
 async function stageCost(n: number): Promise<Lat> {
   const cache = new ResponseCache({ secret: 'bench', signer: hmacSigner });
@@ -226,7 +238,7 @@ async function main(): Promise<void> {
   const hitRps = await throughput(via, { model: 'fast', temperature: 0, messages });
 
   const run1 = await evaluation(heddle.url, heddle.proc.pid);
-  const run2 = await evaluation(heddle.url, heddle.proc.pid);
+  const run2 = await replays(heddle.url, heddle.proc.pid);
   await stopProc(heddle.proc);
 
   // The same evaluation with the disk store: filled by one gateway, replayed by a fresh one.
@@ -243,7 +255,7 @@ async function main(): Promise<void> {
   const real = await startUpstream(SLOW_REAL_MS);
   heddle = await startHeddle(real.url);
   const realCold = await evaluation(heddle.url, heddle.proc.pid);
-  const realWarm = await evaluation(heddle.url, heddle.proc.pid);
+  const realWarm = await replays(heddle.url, heddle.proc.pid);
   await stopAll();
   await agent.close();
 
@@ -285,11 +297,14 @@ async function main(): Promise<void> {
     '| run | wall time (s) | Heddle CPU (s) | cache statuses | speed-up |',
     '|---|---|---|---|---|',
     `| first (cold) | ${f(run1.ms / 1000)} | ${f(run1.heddleCpu, 2)} | ${JSON.stringify(run1.statuses)} | 1x |`,
-    `| second (memory) | ${f(run2.ms / 1000)} | ${f(run2.heddleCpu, 2)} | ${JSON.stringify(run2.statuses)} | ${f(run1.ms / run2.ms, 1)}x |`,
+    `| second (memory; median of ${REPLAYS} replays) | ${f(run2.ms / 1000)} | ${f(run2.heddleCpu, 2)} | ${JSON.stringify(run2.statuses)} | ${f(run1.ms / run2.ms, 1)}x |`,
     `| disk store: fill | ${f(diskFill.ms / 1000)} | ${f(diskFill.heddleCpu, 2)} | ${JSON.stringify(diskFill.statuses)} | 1x |`,
     `| disk store: after a gateway restart | ${f(diskReplay.ms / 1000)} | ${f(diskReplay.heddleCpu, 2)} | ${JSON.stringify(diskReplay.statuses)} | ${f(diskFill.ms / diskReplay.ms, 1)}x |`,
     `| upstream at ${SLOW_REAL_MS} ms per answer: first | ${f(realCold.ms / 1000)} | ${f(realCold.heddleCpu, 2)} | ${JSON.stringify(realCold.statuses)} | 1x |`,
-    `| upstream at ${SLOW_REAL_MS} ms per answer: second | ${f(realWarm.ms / 1000)} | ${f(realWarm.heddleCpu, 2)} | ${JSON.stringify(realWarm.statuses)} | ${f(realCold.ms / realWarm.ms, 1)}x |`,
+    `| upstream at ${SLOW_REAL_MS} ms per answer: second (median of ${REPLAYS}) | ${f(realWarm.ms / 1000)} | ${f(realWarm.heddleCpu, 2)} | ${JSON.stringify(realWarm.statuses)} | ${f(realCold.ms / realWarm.ms, 1)}x |`,
+    '',
+    `Replays from memory, wall time in order (s): ${run2.all.map((ms) => f(ms / 1000)).join(', ')} (50 ms upstream); ` +
+      `${realWarm.all.map((ms) => f(ms / 1000)).join(', ')} (${SLOW_REAL_MS} ms upstream).`,
     '',
     `Target: the second run >= 20x faster than the first. The first run cannot be faster than 200 / 8 x ${SLOW_MS} ms =`,
     `${f((200 / 8) * SLOW_MS / 1000, 2)} s; the second is bounded by Heddle's CPU per answer (${f((run2.heddleCpu / 200) * 1000, 2)} ms here, CPU time at 10 ms`,
