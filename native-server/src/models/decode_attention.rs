@@ -41,7 +41,7 @@ pub fn decode_attention(q: &[f32], seqs: &[SeqKv], h: Heads) -> Vec<f32> {
     assert!(kv_heads > 0 && heads % kv_heads == 0, "{heads} query heads over {kv_heads} KV heads");
     assert_eq!(q.len(), seqs.len() * heads * d, "one query row per sequence");
     let rep = heads / kv_heads;
-    let kern = kernels();
+    let kern = kernels(d);
     let scale = 1.0 / (d as f32).sqrt();
     let mut out = vec![0f32; q.len()];
     // The query heads of KV group g are heads g*rep..(g+1)*rep, contiguous in a row: one output chunk per task.
@@ -51,27 +51,12 @@ pub fn decode_attention(q: &[f32], seqs: &[SeqKv], h: Heads) -> Vec<f32> {
         let n = s.end - s.start;
         let base = (g * s.capacity + s.start) * d;
         let (k, v) = (&s.k[base..base + n * d], &s.v[base..base + n * d]);
-        // scores[r * n + j]: query head r of the group against position start + j.
-        let mut scores = vec![0f32; rep * n];
-        for (j, kj) in k.chunks_exact(d).enumerate() {
-            for r in 0..rep {
-                scores[r * n + j] = (kern.dot)(&q[r * d..(r + 1) * d], kj) * scale;
-            }
-        }
-        for p in scores.chunks_exact_mut(n) {
-            let max = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0f32;
-            for x in p.iter_mut() {
-                *x = (*x - max).exp();
-                sum += *x;
-            }
-            let inv = 1.0 / sum;
-            p.iter_mut().for_each(|x| *x *= inv);
-        }
-        for (j, vj) in v.chunks_exact(d).enumerate() {
-            for (r, o) in out.chunks_exact_mut(d).enumerate() {
-                (kern.axpy)(scores[r * n + j], vj, o);
-            }
+        // One head at a time: the group's K/V rows stay in cache from one head to the next.
+        let mut p = vec![0f32; n];
+        for (q, out) in q.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+            (kern.scores)(q, k, scale, &mut p);
+            (kern.softmax)(&mut p);
+            (kern.weighted_sum)(&p, v, out);
         }
     });
     out
@@ -94,28 +79,31 @@ pub fn rope_rows(x: &mut [f32], n_heads: usize, head_dim: usize, cos: &[f32], si
     }
 }
 
-/// The two inner loops, chosen once per call by what the CPU supports.
+/// The three steps of one head's attention, chosen once per call by the CPU and the head size.
 #[derive(Clone, Copy)]
 struct Kernels {
-    /// Σ a[i]·b[i].
-    dot: fn(&[f32], &[f32]) -> f32,
-    /// y += a·x.
-    axpy: fn(f32, &[f32], &mut [f32]),
+    /// p[j] = scale · q·k_j for the rows k_j of `k` (one per element of p, each q.len() long).
+    scores: fn(q: &[f32], k: &[f32], scale: f32, p: &mut [f32]),
+    /// p <- softmax(p), subtracting the maximum first.
+    softmax: fn(p: &mut [f32]),
+    /// out = Σ_j p[j] · v_j for the rows v_j of `v` (one per element of p, each out.len() long).
+    weighted_sum: fn(p: &[f32], v: &[f32], out: &mut [f32]),
 }
 
-fn kernels() -> Kernels {
+fn kernels(head_dim: usize) -> Kernels {
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        return Kernels { dot: avx2::dot, axpy: avx2::axpy };
+    if head_dim % 64 == 0 && is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+        return Kernels { scores: avx2::scores, softmax: avx2::softmax, weighted_sum: avx2::weighted_sum };
     }
-    Kernels { dot: portable::dot, axpy: portable::axpy }
+    let _ = head_dim;
+    Kernels { scores: portable::scores, softmax: portable::softmax, weighted_sum: portable::weighted_sum }
 }
 
-/// Eight independent lanes, which the compiler turns into vector code for whatever the target has.
+/// Plain loops for any head size; the dot product keeps eight independent lanes so that it vectorizes.
 mod portable {
     const L: usize = 8;
 
-    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    fn dot(a: &[f32], b: &[f32]) -> f32 {
         let mut acc = [0f32; L];
         let (ac, bc) = (a.chunks_exact(L), b.chunks_exact(L));
         let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
@@ -127,67 +115,176 @@ mod portable {
         acc.iter().sum::<f32>() + tail
     }
 
-    pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
-        for (y, x) in y.iter_mut().zip(x) {
-            *y += a * x;
+    pub fn scores(q: &[f32], k: &[f32], scale: f32, p: &mut [f32]) {
+        for (p, kj) in p.iter_mut().zip(k.chunks_exact(q.len())) {
+            *p = dot(q, kj) * scale;
+        }
+    }
+
+    pub fn softmax(p: &mut [f32]) {
+        let max = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0f32;
+        for x in p.iter_mut() {
+            *x = (*x - max).exp();
+            sum += *x;
+        }
+        let inv = 1.0 / sum;
+        p.iter_mut().for_each(|x| *x *= inv);
+    }
+
+    pub fn weighted_sum(p: &[f32], v: &[f32], out: &mut [f32]) {
+        out.fill(0.0);
+        for (&pj, vj) in p.iter().zip(v.chunks_exact(out.len())) {
+            for (o, x) in out.iter_mut().zip(vj) {
+                *o += pj * x;
+            }
         }
     }
 }
 
+/// AVX2 + FMA, for head sizes that are multiples of 64 (Llama, Mistral and Qwen2 use 64 or 128).
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::*;
 
-    pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-        // Safety: chosen only after runtime detection of AVX2 and FMA.
-        unsafe { dot_avx2(a, b) }
+    // Safety of the three wrappers: `kernels` picks them only after detecting AVX2 and FMA at run time, and only
+    // for head sizes that are multiples of 64; the inner functions index within the slices they are given.
+    pub fn scores(q: &[f32], k: &[f32], scale: f32, p: &mut [f32]) {
+        assert!(q.len() % 8 == 0 && k.len() >= p.len() * q.len());
+        unsafe { scores_avx2(q, k, scale, p) }
+    }
+    pub fn softmax(p: &mut [f32]) {
+        unsafe { softmax_avx2(p) }
+    }
+    pub fn weighted_sum(p: &[f32], v: &[f32], out: &mut [f32]) {
+        assert!(out.len() % 64 == 0 && v.len() >= p.len() * out.len());
+        unsafe { weighted_sum_avx2(p, v, out) }
     }
 
-    pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
-        // Safety: as above.
-        unsafe { axpy_avx2(a, x, y) }
+    /// Eight positions at a time: eight independent FMA chains, then one transposing reduction to eight scores.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn scores_avx2(q: &[f32], k: &[f32], scale: f32, p: &mut [f32]) {
+        let (d, n) = (q.len(), p.len());
+        let (pq, pk) = (q.as_ptr(), k.as_ptr());
+        let vs = _mm256_set1_ps(scale);
+        let mut j = 0;
+        while j + 8 <= n {
+            let mut acc = [_mm256_setzero_ps(); 8];
+            let mut c = 0;
+            while c < d {
+                let qv = _mm256_loadu_ps(pq.add(c));
+                for (i, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_ps(qv, _mm256_loadu_ps(pk.add((j + i) * d + c)), *a);
+                }
+                c += 8;
+            }
+            let h0 = _mm256_hadd_ps(acc[0], acc[1]);
+            let h1 = _mm256_hadd_ps(acc[2], acc[3]);
+            let h2 = _mm256_hadd_ps(acc[4], acc[5]);
+            let h3 = _mm256_hadd_ps(acc[6], acc[7]);
+            // Per 128-bit half: partial sums of positions j..j+4 (lo) and j+4..j+8 (hi).
+            let lo = _mm256_hadd_ps(h0, h1);
+            let hi = _mm256_hadd_ps(h2, h3);
+            let sums = _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20), _mm256_permute2f128_ps(lo, hi, 0x31));
+            _mm256_storeu_ps(p.as_mut_ptr().add(j), _mm256_mul_ps(sums, vs));
+            j += 8;
+        }
+        while j < n {
+            let mut a = _mm256_setzero_ps();
+            let mut c = 0;
+            while c < d {
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(pq.add(c)), _mm256_loadu_ps(pk.add(j * d + c)), a);
+                c += 8;
+            }
+            p[j] = hsum(a) * scale;
+            j += 1;
+        }
     }
 
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-        let n = a.len().min(b.len());
-        let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-        let mut i = 0;
-        while i + 16 <= n {
-            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), s0);
-            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), _mm256_loadu_ps(pb.add(i + 8)), s1);
-            i += 16;
-        }
-        if i + 8 <= n {
-            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), s0);
-            i += 8;
-        }
-        let s = _mm256_add_ps(s0, s1);
-        let q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    unsafe fn hsum(a: __m256) -> f32 {
+        let q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
         let q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-        let q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));
-        let mut total = _mm_cvtss_f32(q);
-        while i < n {
-            total += *pa.add(i) * *pb.add(i);
-            i += 1;
+        _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps(q, q, 1)))
+    }
+
+    /// e^x for x <= 0 (what softmax feeds it), to about 1 ulp: x = n·ln2 + r with |r| <= ln2/2, e^r by its
+    /// Taylor series to degree 7 (truncation below 1e-8 relative), times 2^n built in the exponent bits. Inputs
+    /// below -87 are clamped (e^-87 ~ 1.6e-38, the smallest normal float's range).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn exp(x: __m256) -> __m256 {
+        let x = _mm256_max_ps(x, _mm256_set1_ps(-87.0));
+        let n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        // ln 2 split in two so that n·ln2 is subtracted without rounding error.
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
+        let mut e = _mm256_set1_ps(1.0 / 5040.0);
+        for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+            e = _mm256_fmadd_ps(e, r, _mm256_set1_ps(c));
         }
-        total
+        let two_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+        _mm256_mul_ps(e, _mm256_castsi256_ps(two_n))
     }
 
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn axpy_avx2(a: f32, x: &[f32], y: &mut [f32]) {
-        let n = x.len().min(y.len());
-        let (px, py) = (x.as_ptr(), y.as_mut_ptr());
-        let va = _mm256_set1_ps(a);
-        let mut i = 0;
-        while i + 8 <= n {
-            _mm256_storeu_ps(py.add(i), _mm256_fmadd_ps(va, _mm256_loadu_ps(px.add(i)), _mm256_loadu_ps(py.add(i))));
-            i += 8;
+    unsafe fn softmax_avx2(p: &mut [f32]) {
+        let (n, ptr) = (p.len(), p.as_mut_ptr());
+        let mut j = 0;
+        let mut vmax = _mm256_set1_ps(f32::NEG_INFINITY);
+        while j + 8 <= n {
+            vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(ptr.add(j)));
+            j += 8;
         }
-        while i < n {
-            *py.add(i) += a * *px.add(i);
-            i += 1;
+        let mut lanes = [0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), vmax);
+        let max = lanes.iter().chain(&p[j..]).copied().fold(f32::NEG_INFINITY, f32::max);
+        let vm = _mm256_set1_ps(max);
+        let mut vsum = _mm256_setzero_ps();
+        j = 0;
+        while j + 8 <= n {
+            let e = exp(_mm256_sub_ps(_mm256_loadu_ps(ptr.add(j)), vm));
+            _mm256_storeu_ps(ptr.add(j), e);
+            vsum = _mm256_add_ps(vsum, e);
+            j += 8;
+        }
+        if j < n {
+            // The tail through the same exp, padded with -inf (e^-inf clamps to ~0 and is not stored).
+            let mut tail = [f32::NEG_INFINITY; 8];
+            tail[..n - j].copy_from_slice(&p[j..]);
+            let e = exp(_mm256_sub_ps(_mm256_loadu_ps(tail.as_ptr()), vm));
+            _mm256_storeu_ps(tail.as_mut_ptr(), e);
+            p[j..].copy_from_slice(&tail[..n - j]);
+            vsum = _mm256_add_ps(vsum, _mm256_loadu_ps(tail.as_ptr()));
+        }
+        let inv = _mm256_set1_ps(1.0 / hsum(vsum));
+        j = 0;
+        while j + 8 <= n {
+            _mm256_storeu_ps(ptr.add(j), _mm256_mul_ps(_mm256_loadu_ps(ptr.add(j)), inv));
+            j += 8;
+        }
+        let inv = 1.0 / hsum(vsum);
+        p[j..].iter_mut().for_each(|x| *x *= inv);
+    }
+
+    /// 64 output columns at a time in eight accumulators, streaming the rows of v.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn weighted_sum_avx2(p: &[f32], v: &[f32], out: &mut [f32]) {
+        let d = out.len();
+        let pv = v.as_ptr();
+        let mut c = 0;
+        while c < d {
+            let mut acc = [_mm256_setzero_ps(); 8];
+            for (j, &pj) in p.iter().enumerate() {
+                let w = _mm256_set1_ps(pj);
+                let row = pv.add(j * d + c);
+                for (i, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_ps(w, _mm256_loadu_ps(row.add(8 * i)), *a);
+                }
+            }
+            for (i, a) in acc.iter().enumerate() {
+                _mm256_storeu_ps(out.as_mut_ptr().add(c + 8 * i), *a);
+            }
+            c += 64;
         }
     }
 }
@@ -202,22 +299,38 @@ mod tests {
     }
 
     #[test]
-    fn kernels_agree_with_each_other() {
+    fn kernels_agree_with_the_portable_ones() {
         let mut seed = 7;
-        for n in [1, 7, 8, 15, 16, 17, 64, 100, 128] {
-            let a: Vec<f32> = (0..n).map(|_| lcg(&mut seed)).collect();
-            let b: Vec<f32> = (0..n).map(|_| lcg(&mut seed)).collect();
-            let exact: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
-            let k = kernels();
-            for dot in [k.dot, portable::dot] {
-                assert!((dot(&a, &b) as f64 - exact).abs() < 1e-5, "dot, n = {n}");
+        let k = kernels(64);
+        for n in [1, 7, 8, 9, 15, 16, 17, 100, 129] {
+            for d in [64, 128] {
+                let q: Vec<f32> = (0..d).map(|_| lcg(&mut seed)).collect();
+                let rows: Vec<f32> = (0..n * d).map(|_| lcg(&mut seed)).collect();
+                let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
+                (k.scores)(&q, &rows, 0.125, &mut a);
+                portable::scores(&q, &rows, 0.125, &mut b);
+                assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-5), "scores, n = {n}, d = {d}");
+                (k.softmax)(&mut a);
+                portable::softmax(&mut b);
+                assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 1e-6 * y.max(1e-3)), "softmax, n = {n}");
+                let (mut oa, mut ob) = (vec![0f32; d], vec![0f32; d]);
+                (k.weighted_sum)(&a, &rows, &mut oa);
+                portable::weighted_sum(&b, &rows, &mut ob);
+                assert!(oa.iter().zip(&ob).all(|(x, y)| (x - y).abs() < 1e-6), "weighted sum, n = {n}, d = {d}");
             }
-            let (mut y1, mut y2) = (b.clone(), b.clone());
-            (k.axpy)(0.37, &a, &mut y1);
-            portable::axpy(0.37, &a, &mut y2);
-            for (p, q) in y1.iter().zip(&y2) {
-                assert!((p - q).abs() < 1e-6, "axpy, n = {n}");
-            }
+        }
+    }
+
+    #[test]
+    fn softmax_handles_a_wide_range() {
+        let k = kernels(64);
+        let mut p: Vec<f32> = (0..37).map(|i| -3.0 * i as f32).collect();
+        p.push(100.0);
+        let mut want = p.clone();
+        (k.softmax)(&mut p);
+        portable::softmax(&mut want);
+        for (a, b) in p.iter().zip(&want) {
+            assert!((a - b).abs() <= 2e-7 * b.max(1e-30) || (a - b).abs() < 1e-37, "{a} vs {b}");
         }
     }
 
