@@ -6,7 +6,22 @@
 //! Each task's sums run in an order that depends only on its own sequence, so a sequence's output does not depend
 //! on what it is batched with (batched greedy output equals solo output bit for bit).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rayon::prelude::*;
+
+static CANDLE_OPS: AtomicBool = AtomicBool::new(false);
+
+/// Makes the CPU decode step run the per-sequence candle ops (the GPU path) instead of the fused one, for the whole
+/// process: for A/B measurements and the equivalence test, not for serving.
+pub fn use_candle_ops(on: bool) {
+    CANDLE_OPS.store(on, Ordering::Relaxed);
+}
+
+/// Whether the CPU f32 decode step takes the fused path (the default).
+pub fn fused_enabled() -> bool {
+    !CANDLE_OPS.load(Ordering::Relaxed)
+}
 
 /// Head counts of one attention layer.
 #[derive(Debug, Clone, Copy)]

@@ -6,7 +6,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Embedding, Linear, RmsNorm, VarBuilder};
 use serde::Deserialize;
 
-use super::decode_attention::{decode_attention, rope_rows, window_start, Heads, SeqKv};
+use super::decode_attention::{self, decode_attention, rope_rows, window_start, Heads, SeqKv};
 use super::few_rows::few_rows_matmul;
 use super::{ChatArch, KvCache};
 
@@ -305,7 +305,7 @@ impl LlamaModel {
         let sin = self.sin.index_select(&positions, 0)?.unsqueeze(1)?;
         // On the CPU in f32, RoPE, the K/V writes and attention run fused over the batch (decode_cpu); GPUs and
         // other dtypes keep the candle ops below.
-        let fused = match self.device.is_cpu() && self.dtype == DType::F32 {
+        let fused = match self.device.is_cpu() && self.dtype == DType::F32 && decode_attention::fused_enabled() {
             true => Some((cos.flatten_all()?.to_vec1::<f32>()?, sin.flatten_all()?.to_vec1::<f32>()?)),
             false => None,
         };
