@@ -6,6 +6,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Embedding, Linear, RmsNorm, VarBuilder};
 use serde::Deserialize;
 
+use super::decode_attention::{self, decode_attention, rope_rows, window_start, Heads, SeqKv};
 use super::few_rows::few_rows_matmul;
 use super::{ChatArch, KvCache};
 
@@ -302,8 +303,17 @@ impl LlamaModel {
         // Each sequence rotates by its own position: cos/sin rows gathered per sequence, shaped (B, 1, head_dim/2).
         let cos = self.cos.index_select(&positions, 0)?.unsqueeze(1)?;
         let sin = self.sin.index_select(&positions, 0)?.unsqueeze(1)?;
+        // On the CPU in f32, RoPE, the K/V writes and attention run fused over the batch (decode_cpu); GPUs and
+        // other dtypes keep the candle ops below.
+        let fused = match self.device.is_cpu() && self.dtype == DType::F32 && decode_attention::fused_enabled() {
+            true => Some((cos.flatten_all()?.to_vec1::<f32>()?, sin.flatten_all()?.to_vec1::<f32>()?)),
+            false => None,
+        };
         let ids = Tensor::new(tokens, &self.device)?.unsqueeze(1)?;
         let x = self.run_layers(self.embed.forward(&ids)?, |l, attn, x| {
+            if let Some((cos, sin)) = &fused {
+                return attn.decode_cpu(l, x, cos, sin, caches);
+            }
             let (q, k, v) = attn.project(x, &cos, &sin)?;
             let mut ys = Vec::with_capacity(b);
             for (i, cache) in caches.iter_mut().enumerate() {
@@ -369,6 +379,36 @@ impl Attention {
             Some(w) if len > w => Ok((k.narrow(2, len - w, w)?, v.narrow(2, len - w, w)?)),
             _ => Ok((k, v)),
         }
+    }
+
+    /// One decode step of attention for B sequences on the CPU in f32: x (B, 1, hidden) -> (B, 1, hidden). The
+    /// projections run batched; RoPE (`cos`, `sin`: B rows of head_dim/2), the K/V writes and the attention read
+    /// each sequence's cache buffers in place (`decode_attention`), with no per-sequence tensor ops.
+    fn decode_cpu(&self, l: usize, x: &Tensor, cos: &[f32], sin: &[f32], caches: &mut [&mut KvCache]) -> candle_core::Result<Tensor> {
+        let (b, hd) = (caches.len(), self.head_dim);
+        let kvd = self.kv_heads * hd;
+        let rows = |lin: &Linear| apply(lin, x)?.flatten_all()?.to_vec1::<f32>();
+        let (mut q, mut k, v) = (rows(&self.q)?, rows(&self.k)?, rows(&self.v)?);
+        rope_rows(&mut q, self.heads, hd, cos, sin);
+        rope_rows(&mut k, self.kv_heads, hd, cos, sin);
+        for (i, c) in caches.iter_mut().enumerate() {
+            let at = i * kvd..(i + 1) * kvd;
+            c.write_position(l, c.len, &k[at.clone()], &v[at], self.kv_heads, hd)?;
+        }
+        let views = caches.iter().map(|c| c.cpu_view(l)).collect::<candle_core::Result<Vec<_>>>()?;
+        let seqs: Vec<SeqKv> = views
+            .iter()
+            .zip(caches.iter())
+            .map(|(kv, c)| {
+                let end = c.len + 1;
+                SeqKv { k: kv.k(), v: kv.v(), capacity: kv.capacity, start: window_start(end, self.sliding_window), end }
+            })
+            .collect();
+        let heads = Heads { heads: self.heads, kv_heads: self.kv_heads, head_dim: hd };
+        let y = decode_attention(&q, &seqs, heads);
+        drop(seqs);
+        drop(views);
+        apply(&self.o, &Tensor::from_vec(y, (b, 1, self.heads * hd), x.device())?)
     }
 
     /// Attention of one sequence's q (1, heads, t, head_dim) over its cached k, v (1, kv_heads, len, head_dim).

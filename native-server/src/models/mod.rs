@@ -2,6 +2,7 @@
 //! or scheduling.
 
 pub mod bert;
+pub mod decode_attention;
 pub mod device;
 pub mod few_rows;
 pub mod folder;
