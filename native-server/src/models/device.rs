@@ -73,9 +73,12 @@ pub fn select_dtype(choice: DtypeChoice, device: &Device) -> DType {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 fn cpu_has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
-    #[cfg(not(target_arch = "x86_64"))]
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn cpu_has_avx2_fma() -> bool {
     false
 }
