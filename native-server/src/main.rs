@@ -147,16 +147,21 @@ fn main() {
         Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: None } => {
             let cfg = fastllm::bench::BenchConfig { model_dir: model.clone(), prompt_tokens, new_tokens, device, dtype };
             fastllm::bench::run(&cfg).map(|r| {
-                let bw = fastllm::bench::memory_bandwidth_gbs();
+                // Decode runs on every core, so its ceiling uses all-core bandwidth; one core's is shown beside it.
+                let cores = fastllm::bench::cores();
+                let (bw1, bw) = (fastllm::bench::memory_bandwidth_gbs(1), fastllm::bench::memory_bandwidth_gbs(cores));
                 let ceiling = bw * 1e9 / r.weight_bytes as f64;
                 println!(
-                    "| {model} | {:.0}M | {prompt_tokens} | {new_tokens} | {:.1} | {:.2} | {:.1} | {:.2} | {:.2} GB | {bw:.1} GB/s | {ceiling:.2} |",
+                    "| {model} | {:?} | {:.0}M | {prompt_tokens} | {new_tokens} | {:.1} | {:.2} | {:.1} | {:.2} | {:.2} GB | {bw1:.1} GB/s | {bw:.1} GB/s ({cores} threads) | {ceiling:.2} | {:.0}% | {:.1} |",
+                    r.dtype,
                     r.params as f64 / 1e6,
                     r.prefill_tps,
                     r.decode_tps,
                     r.prefill_per_cpu_s,
                     r.decode_per_cpu_s,
-                    r.weight_bytes as f64 / 1e9
+                    r.weight_bytes as f64 / 1e9,
+                    100.0 * r.decode_tps / ceiling,
+                    fastllm::bench::load_average()
                 );
             })
         }

@@ -1,17 +1,27 @@
 //! The batched decode step against single-sequence runs of the same tiny models: bit-identical logits (every
 //! kernel on the decode path sums each row in an order that does not depend on the batch), same greedy tokens.
+//! In f32 and with bf16 weights (f32 compute), which also must track the f32 model.
 
 mod common;
 
-use candle_core::{DType, Device};
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
 use fastllm::engine::sampler::argmax;
 use fastllm::engine::ChatModel;
-use fastllm::models::{KvCache, LlamaModel, ModelFiles};
+use fastllm::models::llama::LlamaConfig;
+use fastllm::models::{KvCache, LlamaModel, ModelFiles, ModelKind};
 
-fn load(arch: &str) -> LlamaModel {
+/// The tiny model of `arch` (f32 checkpoint) loaded through the real loader with `dtype` weights.
+fn load_as(arch: &str, dtype: DType) -> LlamaModel {
     let dir = common::tiny_model(arch);
     let files = ModelFiles::open(dir.to_str().unwrap()).unwrap();
-    ChatModel::load(files, &Device::Cpu, DType::F32, None).unwrap().model
+    ChatModel::load(files, &Device::Cpu, dtype, None).unwrap().model
+}
+
+fn load(arch: &str) -> LlamaModel {
+    load_as(arch, DType::F32)
 }
 
 /// Prompts of different lengths, so the sequences of a batch sit at different positions.
@@ -39,8 +49,8 @@ fn alone(m: &LlamaModel, prompt: &[u32], steps: usize) -> (Vec<u32>, Vec<Vec<f32
 
 #[test]
 fn batched_decode_matches_each_sequence_alone() {
-    for arch in ["llama", "qwen2", "mistral"] {
-        let m = load(arch);
+    for (arch, dtype) in ["llama", "qwen2", "mistral"].into_iter().flat_map(|a| [(a, DType::F32), (a, DType::BF16)]) {
+        let m = load_as(arch, dtype);
         let ps = prompts(m.cfg.vocab_size as u32);
         let steps = 12;
         let solo: Vec<_> = ps.iter().map(|p| alone(&m, p, steps)).collect();
@@ -50,9 +60,9 @@ fn batched_decode_matches_each_sequence_alone() {
             let mut refs: Vec<&mut KvCache> = caches.iter_mut().collect();
             let rows = m.forward_batch(&toks, &mut refs).unwrap();
             for (i, row) in rows.iter().enumerate() {
-                assert_eq!(row, &solo[i].1[step], "{arch}: sequence {i} step {step}: batched logits must be bit-identical to its solo run");
+                assert_eq!(row, &solo[i].1[step], "{arch} {dtype:?}: sequence {i} step {step}: batched logits must be bit-identical to its solo run");
                 toks[i] = argmax(row);
-                assert_eq!(toks[i], solo[i].0[step + 1], "{arch}: sequence {i} step {step}: greedy token differs");
+                assert_eq!(toks[i], solo[i].0[step + 1], "{arch} {dtype:?}: sequence {i} step {step}: greedy token differs");
             }
         }
         assert!(caches.iter().zip(&ps).all(|(c, p)| c.len == p.len() + steps));
@@ -119,4 +129,61 @@ fn a_sequence_past_the_context_is_refused() {
     let mut c = m.new_cache(m.max_context);
     m.forward(&vec![1; m.max_context], &mut c).unwrap();
     assert!(m.forward_batch(&[1], &mut [&mut c]).is_err());
+}
+
+/// The same checkpoint with every linear and embedding weight rounded to bf16, loaded as f32.
+fn load_rounded_f32(arch: &str) -> LlamaModel {
+    let dir = common::tiny_model(arch);
+    let files = ModelFiles::open(dir.to_str().unwrap()).unwrap();
+    let ModelKind::Chat(chat) = files.kind else { panic!("{arch} is a chat model") };
+    let cfg: LlamaConfig = files.parse_config().unwrap();
+    let tensors: HashMap<String, Tensor> = candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu)
+        .unwrap()
+        .into_iter()
+        .map(|(n, t)| {
+            let keep = n.contains("norm") || n.ends_with("bias");
+            (n, if keep { t } else { t.to_dtype(DType::BF16).unwrap().to_dtype(DType::F32).unwrap() })
+        })
+        .collect();
+    let context = cfg.max_position_embeddings;
+    LlamaModel::load(VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu), cfg, chat, context).unwrap()
+}
+
+/// Prefill of `prompt`, then `steps` greedy decode steps; every step's logits.
+fn greedy_logits(m: &LlamaModel, prompt: &[u32], steps: usize) -> Vec<Vec<f32>> {
+    let mut cache = m.new_cache(prompt.len() + steps);
+    let mut out = vec![m.forward(prompt, &mut cache).unwrap()];
+    for _ in 0..steps {
+        let tok = argmax(out.last().unwrap());
+        out.push(m.forward_batch(&[tok], &mut [&mut cache]).unwrap().remove(0));
+    }
+    out
+}
+
+#[test]
+fn bf16_weights_compute_exactly_what_f32_computes_on_the_rounded_weights() {
+    // Prompts of at most 32 tokens: both run the few-rows kernel, which sums in the same order for both dtypes.
+    for arch in ["llama", "qwen2", "mistral"] {
+        let (b, r) = (load_as(arch, DType::BF16), load_rounded_f32(arch));
+        for p in prompts(b.cfg.vocab_size as u32).iter().take(4) {
+            assert_eq!(greedy_logits(&b, p, 6), greedy_logits(&r, p, 6), "{arch}: bf16 storage must only round the weights");
+        }
+    }
+}
+
+#[test]
+fn bf16_logits_track_f32_logits() {
+    for arch in ["llama", "qwen2", "mistral"] {
+        let (b, f) = (load_as(arch, DType::BF16), load(arch));
+        // The longest prompt (40 tokens) runs bf16 past 32 rows (row blocks) and f32 through candle's gemm.
+        for p in prompts(b.cfg.vocab_size as u32).iter().step_by(2) {
+            let (lb, lf) = (greedy_logits(&b, p, 4), greedy_logits(&f, p, 4));
+            // Rounding the weights to bf16 (8 significant bits) moves each logit by a fraction of the logits' spread.
+            for (step, (x, y)) in lb.iter().zip(&lf).enumerate() {
+                let spread = y.iter().map(|v| v * v).sum::<f32>().sqrt() / (y.len() as f32).sqrt();
+                let diff = max_diff(x, y);
+                assert!(diff < 0.05 * spread + 1e-4, "{arch} step {step}: |bf16 - f32| = {diff}, logits rms {spread}");
+            }
+        }
+    }
 }

@@ -56,11 +56,6 @@ fn synthetic_prompter(vocab: usize) -> anyhow::Result<Prompter> {
     })
 }
 
-fn load_average() -> f64 {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    text.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0.0)
-}
-
 /// Waits for the next content event of a stream; false when it ended.
 fn next_text(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> anyhow::Result<bool> {
     loop {
@@ -124,7 +119,7 @@ fn run_level(engine: &ChatHandle, metrics: &Metrics, n: usize, w: Workload) -> a
         cpu_share: cpu / (wall * cores),
         prefill_s: end.prefill_s - start.prefill_s,
         end_to_end_tps: (end.generated - start.generated) as f64 / end.at.duration_since(start.at).as_secs_f64(),
-        load_avg: load_average(),
+        load_avg: super::load_average(),
     })
 }
 

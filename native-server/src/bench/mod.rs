@@ -19,6 +19,8 @@ pub struct BenchConfig {
 }
 
 pub struct BenchResult {
+    /// The weights' dtype (on the CPU, bf16 means bf16 weights with f32 compute).
+    pub dtype: DType,
     pub params: usize,
     pub weight_bytes: usize,
     pub prefill_tps: f64,
@@ -36,6 +38,12 @@ pub fn cpu_seconds() -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The 1-minute load average (other work sharing the cores), 0 where unavailable.
+pub fn load_average() -> f64 {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0.0)
 }
 
 /// A model folder's config with seeded random weights, as the engine would load it.
@@ -84,6 +92,7 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<BenchResult> {
     let bytes_per_param = if dtype == DType::F32 { 4 } else { 2 };
     let embed = if lc.tie_word_embeddings { 0 } else { lc.vocab_size * lc.hidden_size };
     Ok(BenchResult {
+        dtype,
         params,
         weight_bytes: (params - embed) * bytes_per_param,
         prefill_tps: cfg.prompt_tokens as f64 / prefill,
@@ -93,15 +102,29 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<BenchResult> {
     })
 }
 
-/// Read bandwidth of this machine: sums a buffer much larger than the caches, a few times.
-pub fn memory_bandwidth_gbs() -> f64 {
-    let n = 512 * 1024 * 1024 / 8;
+/// Cores a decode step runs on (candle's and the few-rows kernel's thread pool): the read-bandwidth ceiling must
+/// be measured with as many readers, or a multi-threaded decode "beats" it.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Read bandwidth in GB/s with `threads` readers: each sums its own share of a 512 MiB buffer (far larger than
+/// the caches); best of five passes.
+pub fn memory_bandwidth_gbs(threads: usize) -> f64 {
+    let n: usize = 512 * 1024 * 1024 / 8;
     let buf: Vec<u64> = (0..n as u64).collect();
+    let share = n.div_ceil(threads.max(1));
     let mut best = 0.0f64;
-    for _ in 0..3 {
+    for _ in 0..5 {
         let t = Instant::now();
-        let s: u64 = buf.chunks(1 << 16).map(|c| c.iter().fold(0u64, |a, &x| a.wrapping_add(x))).fold(0, u64::wrapping_add);
-        std::hint::black_box(s);
+        std::thread::scope(|s| {
+            let sums: Vec<_> = buf
+                .chunks(share)
+                .map(|part| s.spawn(move || part.iter().fold(0u64, |a, &x| a.wrapping_add(x))))
+                .collect();
+            let total = sums.into_iter().map(|h| h.join().expect("reader thread")).fold(0, u64::wrapping_add);
+            std::hint::black_box(total);
+        });
         best = best.max((n * 8) as f64 / t.elapsed().as_secs_f64() / 1e9);
     }
     best

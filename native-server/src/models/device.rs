@@ -57,15 +57,28 @@ pub fn device_name(d: &Device) -> &'static str {
     }
 }
 
-/// f32 on CPU (candle's CPU bf16 matmul is slower than f32 here), bf16 on GPUs.
+/// bf16 on GPUs. On the CPU, bf16 means bf16 weights with f32 compute (`models/llama.rs`): decode streams half the
+/// bytes, and with the AVX2 kernel it measured faster than f32 (bench/results/native.md), so `auto` picks it
+/// there; without AVX2 + FMA (not measured) `auto` stays f32.
 pub fn select_dtype(choice: DtypeChoice, device: &Device) -> DType {
     match choice {
         DtypeChoice::F32 => DType::F32,
         DtypeChoice::Bf16 => DType::BF16,
         DtypeChoice::F16 => DType::F16,
         DtypeChoice::Auto => match device {
+            Device::Cpu if cpu_has_avx2_fma() => DType::BF16,
             Device::Cpu => DType::F32,
             _ => DType::BF16,
         },
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn cpu_has_avx2_fma() -> bool {
+    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn cpu_has_avx2_fma() -> bool {
+    false
 }

@@ -138,11 +138,14 @@ pub struct LlamaModel {
     pub cfg: LlamaConfig,
     pub max_context: usize,
     device: Device,
+    /// Activations, norms, biases, RoPE tables and the KV cache. The linear and embedding weights keep the
+    /// VarBuilder's dtype: on the CPU, bf16 weights are stored as bf16 and computed in f32 (see `load`).
     dtype: DType,
 }
 
 /// Up to this many rows (decode batches, short prompt chunks), f32 linear layers on the CPU use `few_rows_matmul`;
-/// longer prefill chunks are faster through candle's gemm.
+/// longer prefill chunks are faster through candle's gemm. bf16 weights on the CPU always use it (candle has no
+/// f32 x bf16 matmul; it runs long chunks in row blocks).
 const FEW_ROWS: usize = 32;
 
 /// `lin` applied to x (.., in) -> (.., out).
@@ -150,7 +153,14 @@ fn apply(lin: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
     let dims = x.dims();
     let (&k, lead) = dims.split_last().expect("activations have a feature dimension");
     let rows: usize = lead.iter().product();
-    if rows > FEW_ROWS || !x.device().is_cpu() || x.dtype() != DType::F32 {
+    let few_rows = x.device().is_cpu()
+        && x.dtype() == DType::F32
+        && match lin.weight().dtype() {
+            DType::F32 => rows <= FEW_ROWS,
+            DType::BF16 => true,
+            _ => false,
+        };
+    if !few_rows {
         return lin.forward(x);
     }
     let y = few_rows_matmul(&x.reshape((rows, k))?, lin.weight())?;
@@ -163,12 +173,12 @@ fn apply(lin: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
     y.reshape(shape)
 }
 
-fn linear(vb: &VarBuilder, name: &str, i: usize, o: usize, bias: bool) -> candle_core::Result<Linear> {
-    if bias {
-        candle_nn::linear(i, o, vb.pp(name))
-    } else {
-        candle_nn::linear_no_bias(i, o, vb.pp(name))
-    }
+/// Weight in `vb`'s dtype, bias (if any) in the activation dtype `act`.
+fn linear(vb: &VarBuilder, act: DType, name: &str, i: usize, o: usize, bias: bool) -> candle_core::Result<Linear> {
+    let vb = vb.pp(name);
+    let weight = vb.get((o, i), "weight")?;
+    let bias = if bias { Some(vb.to_dtype(act).get(o, "bias")?) } else { None };
+    Ok(Linear::new(weight, bias))
 }
 
 /// Inverse frequencies, with Llama 3's long-context rescaling when config.json asks for it.
@@ -207,18 +217,25 @@ impl LlamaModel {
     pub fn load(vb: VarBuilder, cfg: LlamaConfig, arch: ChatArch, max_context: usize) -> candle_core::Result<Self> {
         let (h, hd) = (cfg.hidden_size, cfg.head_dim());
         let bias = cfg.qkv_bias(arch);
+        let device = vb.device().clone();
+        // bf16 on the CPU: weights stay bf16 in memory (half the bytes streamed per decode token; a bf16
+        // checkpoint is used as is, an f32 one converted once here) and everything else is f32, because the
+        // CPU computes in f32 (`few_rows_matmul` widens the weights in registers). GPUs compute in the
+        // VarBuilder's dtype throughout.
+        let dtype = if device.is_cpu() && vb.dtype() == DType::BF16 { DType::F32 } else { vb.dtype() };
         let vm = vb.pp("model");
         let embed = candle_nn::embedding(cfg.vocab_size, h, vm.pp("embed_tokens"))?;
+        let rms_norm = |vb: VarBuilder| candle_nn::rms_norm(h, cfg.rms_norm_eps, vb.to_dtype(dtype));
         let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
         for l in 0..cfg.num_hidden_layers {
             let lv = vm.pp(format!("layers.{l}"));
             let av = lv.pp("self_attn");
             let (q, kv) = (cfg.num_attention_heads * hd, cfg.kv_heads() * hd);
             let attn = Attention {
-                q: linear(&av, "q_proj", h, q, bias)?,
-                k: linear(&av, "k_proj", h, kv, bias)?,
-                v: linear(&av, "v_proj", h, kv, bias)?,
-                o: linear(&av, "o_proj", q, h, false)?,
+                q: linear(&av, dtype, "q_proj", h, q, bias)?,
+                k: linear(&av, dtype, "k_proj", h, kv, bias)?,
+                v: linear(&av, dtype, "v_proj", h, kv, bias)?,
+                o: linear(&av, dtype, "o_proj", q, h, false)?,
                 heads: cfg.num_attention_heads,
                 kv_heads: cfg.kv_heads(),
                 head_dim: hd,
@@ -226,22 +243,20 @@ impl LlamaModel {
             };
             let mv = lv.pp("mlp");
             let mlp = Mlp {
-                gate: linear(&mv, "gate_proj", h, cfg.intermediate_size, false)?,
-                up: linear(&mv, "up_proj", h, cfg.intermediate_size, false)?,
-                down: linear(&mv, "down_proj", cfg.intermediate_size, h, false)?,
+                gate: linear(&mv, dtype, "gate_proj", h, cfg.intermediate_size, false)?,
+                up: linear(&mv, dtype, "up_proj", h, cfg.intermediate_size, false)?,
+                down: linear(&mv, dtype, "down_proj", cfg.intermediate_size, h, false)?,
             };
-            let ln1 = candle_nn::rms_norm(h, cfg.rms_norm_eps, lv.pp("input_layernorm"))?;
-            let ln2 = candle_nn::rms_norm(h, cfg.rms_norm_eps, lv.pp("post_attention_layernorm"))?;
+            let ln1 = rms_norm(lv.pp("input_layernorm"))?;
+            let ln2 = rms_norm(lv.pp("post_attention_layernorm"))?;
             layers.push(Layer { attn, mlp, ln1, ln2 });
         }
-        let norm = candle_nn::rms_norm(h, cfg.rms_norm_eps, vm.pp("norm"))?;
+        let norm = rms_norm(vm.pp("norm"))?;
         let lm_head = if cfg.tie_word_embeddings {
             Linear::new(embed.embeddings().clone(), None)
         } else {
             candle_nn::linear_no_bias(h, cfg.vocab_size, vb.pp("lm_head"))?
         };
-        let device = vb.device().clone();
-        let dtype = vb.dtype();
         let freqs = inv_freq(&cfg);
         let n = freqs.len();
         let inv = Tensor::from_vec(freqs, (1, n), &device)?;
@@ -272,7 +287,7 @@ impl LlamaModel {
         let cos = self.cos.narrow(0, pos, t)?;
         let sin = self.sin.narrow(0, pos, t)?;
         let mask = if t > 1 { Some(self.causal_mask(t, pos)?) } else { None };
-        let x = self.run_layers(self.embed.forward(&ids)?, |l, attn, x| {
+        let x = self.run_layers(self.embed(&ids)?, |l, attn, x| {
             let (q, k, v) = attn.project(x, &cos, &sin)?;
             let (k, v) = cache.append(l, pos, &k, &v)?;
             let y = attn.attend(&q, &k, &v, mask.as_ref())?;
@@ -310,7 +325,7 @@ impl LlamaModel {
             false => None,
         };
         let ids = Tensor::new(tokens, &self.device)?.unsqueeze(1)?;
-        let x = self.run_layers(self.embed.forward(&ids)?, |l, attn, x| {
+        let x = self.run_layers(self.embed(&ids)?, |l, attn, x| {
             if let Some((cos, sin)) = &fused {
                 return attn.decode_cpu(l, x, cos, sin, caches);
             }
@@ -329,6 +344,11 @@ impl LlamaModel {
         }
         let logits = apply(&self.lm_head, &self.norm.forward(&x)?)?;
         logits.squeeze(1)?.to_dtype(DType::F32)?.to_vec2()
+    }
+
+    /// Embedding rows gathered in the weights' dtype, widened to the activation dtype.
+    fn embed(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        self.embed.forward(ids)?.to_dtype(self.dtype)
     }
 
     /// The decoder stack around an attention step supplied by the caller (prefill or batched decode).
