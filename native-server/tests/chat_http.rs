@@ -371,7 +371,17 @@ fn models_load_and_metrics_endpoints() {
     let l: Value = serde_json::from_str(&l).unwrap();
     assert_eq!(l, json!({"running": 0, "waiting": 0, "max_running": 2, "queue_capacity": 5, "kv_used": 0, "kv_reserved": 0, "kv_capacity": 2048}));
     s.post("/v1/chat/completions", &chat_body("x", json!({"max_tokens": 4, "ignore_eos": true})));
-    let (st, text) = s.get("/metrics");
+    // The engine loop updates its gauges after the step that sent the answer's last event, so a scrape right after
+    // the answer may still count the request as running: wait for the loop to publish.
+    let scrape = || s.get("/metrics");
+    let (mut st, mut text) = scrape();
+    for _ in 0..100 {
+        if text.lines().any(|l| l == "fastllm_requests_running 0") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        (st, text) = scrape();
+    }
     assert_eq!(st, 200);
     let value = |name: &str| -> f64 {
         text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name} missing:\n{text}")).split(' ').nth(1).unwrap().parse().unwrap()
