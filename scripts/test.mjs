@@ -13,6 +13,8 @@ if (existsSync(manifest)) {
     'FastLLM node tests (cargo test --release)',
     () => cargo(['test', '--release'], { FASTLLM_REQUIRE_MINILM: '1' }),
   ]);
+  // `cargo build --features cuda` with a CUDA toolkit from PyPI's NVIDIA wheels; no GPU needed (see the script).
+  steps.push(['cuda build check (cargo build --release --features cuda)', () => run('bash', ['scripts/cuda-check.sh'])]);
 }
 steps.push(['gateway tests under Node and workerd (vitest)', () => run('npx', ['vitest', 'run'])]);
 if (existsSync(manifest)) {
