@@ -133,7 +133,7 @@ unsafe fn portable_tile<W: Weight>(w: &[W], x: &[f32], k: usize, no: usize, nb: 
 }
 
 /// Eight partial sums, combined in a fixed order (vectorises on any SIMD target).
-fn dot<W: Weight>(a: &[W], b: &[f32]) -> f32 {
+pub(super) fn dot<W: Weight>(a: &[W], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(p, q)| p.widen() * q).sum();
@@ -146,7 +146,7 @@ fn dot<W: Weight>(a: &[W], b: &[f32]) -> f32 {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+pub(super) mod avx2 {
     use super::{Tile, Weight, W_TILE, X_TILE};
     use std::arch::x86_64::*;
 
@@ -211,8 +211,9 @@ mod avx2 {
         out
     }
 
+    /// The sum of the eight lanes, in a fixed order.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn hsum(v: __m256) -> f32 {
+    pub(in crate::models) unsafe fn hsum(v: __m256) -> f32 {
         let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
         _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)))
