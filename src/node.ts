@@ -1,15 +1,17 @@
 import { getRequestListener } from '@hono/node-server';
-import { createHmac, createSecretKey, randomUUID } from 'node:crypto';
-import { readFileSync, watch, writeSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, watch } from 'node:fs';
 import { createServer } from 'node:http';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
 import { createApp } from './app.js';
-import { DiskStore, diskSecret, ResponseCache, type KeySigner } from './cache/index.js';
+import { DiskStore, diskSecret, ResponseCache } from './cache/index.js';
 import type { Deps, LoadedPolicy } from './deps.js';
+import { AuditWriter } from './node/audit-writer.js';
 import { openAiFastPath } from './node/fast-path.js';
-import type { AuditRecord, AuditSink } from './observability/audit.js';
+import { hmacSigner } from './node/hmac.js';
+import type { AuditSink } from './observability/audit.js';
 import { Metrics } from './observability/metrics.js';
 import { loadPolicy, PolicyError } from './policy/index.js';
 import type { HttpSend, UpstreamResponse } from './providers/http.js';
@@ -130,24 +132,6 @@ function drainingOnEarlyReturn(body: Dispatcher.ResponseData['body']): AsyncIter
   };
 }
 
-/** Audit lines are batched per event-loop turn: one write per turn instead of one per request. */
-function batchedAudit(fd: number): (record: AuditRecord) => void {
-  let pending: string[] = [];
-  const flush = () => {
-    const text = pending.join('');
-    pending = [];
-    try {
-      writeSync(fd, text);
-    } catch {
-      // A closed stdout must not take the gateway down.
-    }
-  };
-  return (record) => {
-    if (pending.length === 0) setImmediate(flush);
-    pending.push(`${JSON.stringify(record)}\n`);
-  };
-}
-
 function log(level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void {
   process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level, message, ...fields })}\n`);
 }
@@ -163,12 +147,6 @@ async function nodeCache(env: Record<string, string | undefined>, log: Deps['log
   const diskBytes = Number(env.HEDDLE_CACHE_DISK_BYTES ?? 1024 ** 3);
   const persistent = await DiskStore.open(fsp, resolve(dir), Number.isFinite(diskBytes) ? diskBytes : 1024 ** 3);
   return new ResponseCache({ secret: await diskSecret(fsp, resolve(dir), env.HEDDLE_CACHE_SECRET), signer: hmacSigner, persistent, log });
-}
-
-/** Cache keys with node:crypto: the same HMAC-SHA-256 hex as crypto.subtle, computed synchronously. */
-export function hmacSigner(secret: string): KeySigner {
-  const key = createSecretKey(Buffer.from(secret, 'utf8'));
-  return (material) => createHmac('sha256', key).update(material).digest('hex');
 }
 
 export async function startGateway(options: NodeGatewayOptions): Promise<RunningGateway> {
@@ -206,11 +184,13 @@ export async function startGateway(options: NodeGatewayOptions): Promise<Running
     targets: () => current.policy.targets.values(),
     config: () => current.policy.resilience.health,
   });
+  // Audit lines go to stdout without blocking the event loop (src/node/audit-writer.ts).
+  const auditWriter = options.audit === 'stdout' ? new AuditWriter(1, { warn: (message, fields) => logger('warn', message, fields) }) : undefined;
   const deps: Deps = {
     policy: () => current,
     http,
     now,
-    audit: typeof options.audit === 'function' ? options.audit : options.audit === 'off' ? () => undefined : batchedAudit(1),
+    audit: typeof options.audit === 'function' ? options.audit : auditWriter !== undefined ? (record) => auditWriter.line(JSON.stringify(record)) : () => undefined,
     log,
     metrics: new Metrics(),
     newId: () => randomUUID(),
@@ -237,7 +217,8 @@ export async function startGateway(options: NodeGatewayOptions): Promise<Running
             watcher?.close();
             if (reloadTimer !== undefined) clearTimeout(reloadTimer);
             resilience.stop();
-            server.close(() => done());
+            // Answers in flight end with the connections; their audit lines are written before close resolves.
+            server.close(() => void (auditWriter?.drained() ?? Promise.resolve()).then(done));
             server.closeAllConnections();
           }),
       });

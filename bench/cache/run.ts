@@ -16,7 +16,7 @@ import { ResponseCache } from '../../src/cache/cache.js';
 import { cacheSchema, compileCache } from '../../src/cache/config.js';
 import { cachedChat } from '../../src/cache/stage.js';
 import type { ChatRequest } from '../../src/dialects/openai/schema.js';
-import { hmacSigner } from '../../src/node.js';
+import { hmacSigner } from '../../src/node/hmac.js';
 import { buildGateway, gatewayCommand } from '../../scripts/gateway.mjs';
 import { freePort, spawnProc, stopAll, stopProc, treeCpuSeconds, waitForPort, type SpawnResult } from '../lib/procs.js';
 import { percentile, round, sortedCopy } from '../lib/stats.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
 import { cacheKey, keyMaterial, randomSecret, subtleSigner, type KeyParts } from '../../../src/cache/key.js';
 import type { ChatRequest } from '../../../src/dialects/openai/schema.js';
-import { hmacSigner } from '../../../src/node.js';
+import { hmacSigner } from '../../../src/node/hmac.js';
 
 // Which requests share a cache entry: every field that can change the answer splits the key; framing
 // (stream, stream_options, metadata), field order and null-vs-absent do not.
