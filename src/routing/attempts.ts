@@ -1,4 +1,4 @@
-import { Aborter, type AbortLike } from '../abort.js';
+import type { AbortLike } from '../abort.js';
 import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../dialects/openai/schema.js';
 import { HeddleError, toHeddleError } from '../errors.js';
 import type { HttpSend } from '../providers/http.js';
@@ -9,6 +9,7 @@ import { redactRequest, restoreChunks, restoreCompletion, type Redaction } from 
 import type { ResolvedTimeouts, ResilienceConfig } from '../resilience/config.js';
 import type { Resilience, Ticket } from '../resilience/index.js';
 import { backoffSeconds, shouldRetry } from '../resilience/retry.js';
+import { Deadline } from './deadline.js';
 import type { Candidate } from './route.js';
 
 // Stage 6: the attempt loop. Rounds over the candidates in strategy order; in each round every candidate that
@@ -49,7 +50,6 @@ export interface Served<T> {
 
 export function attemptChat(req: ChatRequest, candidates: Candidate[], opts: AttemptOptions): Promise<Served<ChatCompletion>> {
   return loop(candidates, opts, async (candidate, ctx, run) => {
-    run.deadline.arm(run.timeouts.firstByte, 'first_byte');
     const { body, redaction } = requestFor(req, candidate, opts);
     const answer = await adapterFor(candidate.target.kind).chat(body, ctx);
     run.finished(answer.usage?.completion_tokens);
@@ -73,7 +73,6 @@ export function attemptEmbeddings(
   opts: AttemptOptions,
 ): Promise<Served<EmbeddingsResponse>> {
   return loop(candidates, opts, async (candidate, ctx, run) => {
-    run.deadline.arm(run.timeouts.firstByte, 'first_byte');
     const answer = await adapterFor(candidate.target.kind).embeddings(requestFor(req, candidate, opts).body, ctx);
     run.finished(undefined);
     return answer;
@@ -87,7 +86,6 @@ export function attemptChatStream(
   opts: AttemptOptions,
 ): Promise<Served<AsyncIterable<ChatChunk>>> {
   return loop(candidates, opts, async (candidate, ctx, run) => {
-    run.deadline.arm(run.timeouts.firstByte, 'first_byte');
     const { body, redaction } = requestFor(req, candidate, opts);
     const upstream = await adapterFor(candidate.target.kind).chatStream(body, ctx);
     const iterator = (redaction === undefined ? upstream : restoreChunks(upstream, redaction))[Symbol.asyncIterator]();
@@ -213,7 +211,7 @@ async function loop<T>(candidates: Candidate[], opts: AttemptOptions, attempt: A
       tries++;
       triedThisRound = true;
       const timeouts = config.timeoutsFor(opts.route, name);
-      const deadline = new Deadline(name, signal, timeouts.total);
+      const deadline = new Deadline(name, signal, timeouts.total, timeouts.firstByte);
       const run = new AttemptRun(deadline, timeouts, admission.ticket, opts);
       const ctx: CallContext = {
         http: opts.http,
@@ -298,58 +296,4 @@ function allFailed(
     retryAfter,
     ...(only !== undefined && skipped.size === 0 ? { target: only } : {}),
   });
-}
-
-/**
- * One attempt's abort controller with its timers: the total timeout runs from the start; `arm` (re)starts the
- * phase timer (first byte, then idle between chunks). A timer that fires aborts the upstream call with a
- * retryable timeout error naming the phase.
- */
-class Deadline {
-  private readonly controller = new Aborter();
-  private phase: ReturnType<typeof setTimeout> | undefined;
-  private readonly total: ReturnType<typeof setTimeout>;
-  private readonly onClientAbort = () => this.controller.abort(this.parent.reason);
-
-  constructor(
-    private readonly target: string,
-    private readonly parent: AbortLike,
-    totalSeconds: number,
-  ) {
-    this.total = setTimeout(() => this.expire('total', totalSeconds), totalSeconds * 1000);
-    parent.addEventListener('abort', this.onClientAbort, { once: true });
-  }
-
-  get signal(): AbortLike {
-    return this.controller;
-  }
-
-  arm(seconds: number, phase: 'first_byte' | 'idle'): void {
-    if (this.phase !== undefined) clearTimeout(this.phase);
-    this.phase = setTimeout(() => this.expire(phase, seconds), seconds * 1000);
-  }
-
-  release(): void {
-    if (this.phase !== undefined) clearTimeout(this.phase);
-    this.phase = undefined;
-  }
-
-  finish(): void {
-    this.release();
-    clearTimeout(this.total);
-    this.parent.removeEventListener('abort', this.onClientAbort);
-  }
-
-  private expire(phase: string, seconds: number): void {
-    this.controller.abort(
-      new HeddleError({
-        status: 504,
-        type: 'timeout_error',
-        code: `timeout_${phase}`,
-        message: `Target '${this.target}' exceeded the ${phase.replace('_', ' ')} timeout of ${seconds}s.`,
-        target: this.target,
-        retryable: true,
-      }),
-    );
-  }
 }
