@@ -8,6 +8,7 @@ pub mod few_rows;
 pub mod folder;
 pub mod kv_cache;
 pub mod llama;
+pub mod packed;
 pub mod random;
 
 pub use bert::Embedder;
