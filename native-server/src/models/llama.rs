@@ -2,14 +2,11 @@
 //! The KV cache lives outside the model, one per sequence: `forward` prefills one sequence, `forward_batch` runs
 //! one decode step for many sequences at once, so every weight matrix is read once per step, not once per sequence.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Embedding, Linear, RmsNorm, VarBuilder};
 use serde::Deserialize;
 
 use super::decode_attention::{self, decode_attention, rope_rows, window_start, Heads, SeqKv};
-use super::few_rows::few_rows_matmul;
 use super::packed::{pack, PackedWeight};
 use super::{ChatArch, KvCache};
 
@@ -160,38 +157,16 @@ enum Embed {
     FromLmHead,
 }
 
-static FEW_ROWS_BASELINE: AtomicBool = AtomicBool::new(false);
-
-/// Makes models loaded afterwards keep row-major weights and the previous few-rows kernel (f32 up to `FEW_ROWS`
-/// rows, candle's gemm above; bf16 always), for the whole process: for A/B measurements, not for serving.
-pub fn use_few_rows_baseline(on: bool) {
-    FEW_ROWS_BASELINE.store(on, Ordering::Relaxed);
-}
-
-/// Baseline only: up to this many rows f32 layers use `few_rows_matmul`, longer prefill chunks candle's gemm.
-const FEW_ROWS: usize = 32;
-
 /// `lin` applied to x (.., in) -> (.., out).
 fn apply(lin: &Proj, x: &Tensor) -> candle_core::Result<Tensor> {
     let dims = x.dims();
     let (&k, lead) = dims.split_last().expect("activations have a feature dimension");
     let rows: usize = lead.iter().product();
-    let (y, bias) = match lin {
-        Proj::Packed { w, bias } => (x.reshape((rows, k))?.contiguous()?.apply_op1_no_bwd(w)?, bias.as_ref()),
-        Proj::Candle(lin) => {
-            let few_rows = x.device().is_cpu()
-                && x.dtype() == DType::F32
-                && match lin.weight().dtype() {
-                    DType::F32 => rows <= FEW_ROWS,
-                    DType::BF16 => true,
-                    _ => false,
-                };
-            if !few_rows {
-                return lin.forward(x);
-            }
-            (few_rows_matmul(&x.reshape((rows, k))?, lin.weight())?, lin.bias())
-        }
+    let (w, bias) = match lin {
+        Proj::Packed { w, bias } => (w, bias),
+        Proj::Candle(lin) => return lin.forward(x),
     };
+    let y = x.reshape((rows, k))?.contiguous()?.apply_op1_no_bwd(w)?;
     let y = match bias {
         Some(b) => y.broadcast_add(b)?,
         None => y,
@@ -203,10 +178,7 @@ fn apply(lin: &Proj, x: &Tensor) -> candle_core::Result<Tensor> {
 
 /// Packs `weight` where the CPU computes in f32 (`act`), else wraps it for candle.
 fn proj(weight: Tensor, bias: Option<Tensor>, act: DType) -> candle_core::Result<Proj> {
-    let packable = weight.device().is_cpu()
-        && act == DType::F32
-        && matches!(weight.dtype(), DType::F32 | DType::BF16)
-        && !FEW_ROWS_BASELINE.load(Ordering::Relaxed);
+    let packable = weight.device().is_cpu() && act == DType::F32 && matches!(weight.dtype(), DType::F32 | DType::BF16);
     if !packable {
         return Ok(Proj::Candle(Linear::new(weight, bias)));
     }
@@ -260,7 +232,7 @@ impl LlamaModel {
         let device = vb.device().clone();
         // bf16 on the CPU: weights stay bf16 in memory (half the bytes streamed per decode token; a bf16
         // checkpoint is used as is, an f32 one converted once here) and everything else is f32, because the
-        // CPU computes in f32 (`few_rows_matmul` widens the weights in registers). GPUs compute in the
+        // CPU computes in f32 (`packed` widens the weights in registers). GPUs compute in the
         // VarBuilder's dtype throughout.
         let dtype = if device.is_cpu() && vb.dtype() == DType::BF16 { DType::F32 } else { vb.dtype() };
         let vm = vb.pp("model");

@@ -4,7 +4,6 @@
 pub mod bert;
 pub mod decode_attention;
 pub mod device;
-pub mod few_rows;
 pub mod folder;
 pub mod kv_cache;
 pub mod llama;
