@@ -114,9 +114,21 @@ fn kernels(head_dim: usize) -> Kernels {
     Kernels { scores: portable::scores, softmax: portable::softmax, weighted_sum: portable::weighted_sum }
 }
 
-/// Plain loops for any head size; the dot product (few_rows') keeps eight independent lanes so that it vectorizes.
+/// Plain loops for any head size; the dot product keeps eight independent lanes so that it vectorizes.
 mod portable {
-    use crate::models::few_rows::dot;
+    const L: usize = 8;
+
+    fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0f32; L];
+        let (ac, bc) = (a.chunks_exact(L), b.chunks_exact(L));
+        let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
+        for (x, y) in ac.zip(bc) {
+            for i in 0..L {
+                acc[i] += x[i] * y[i];
+            }
+        }
+        acc.iter().sum::<f32>() + tail
+    }
 
     pub fn scores(q: &[f32], k: &[f32], scale: f32, p: &mut [f32]) {
         for (p, kj) in p.iter_mut().zip(k.chunks_exact(q.len())) {
@@ -148,8 +160,15 @@ mod portable {
 /// AVX2 + FMA, for head sizes that are multiples of 64 (Llama, Mistral and Qwen2 use 64 or 128).
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use crate::models::few_rows::avx2::hsum;
     use std::arch::x86_64::*;
+
+    /// The sum of the eight lanes, in a fixed order.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn hsum(a: __m256) -> f32 {
+        let q = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        let q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+        _mm_cvtss_f32(_mm_add_ss(q, _mm_shuffle_ps(q, q, 1)))
+    }
 
     // Safety of the three wrappers: `kernels` picks them only after detecting AVX2 and FMA at run time, and only
     // for head sizes that are multiples of 64; the inner functions index within the slices they are given.

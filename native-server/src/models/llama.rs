@@ -7,7 +7,7 @@ use candle_nn::{Embedding, Linear, RmsNorm, VarBuilder};
 use serde::Deserialize;
 
 use super::decode_attention::{self, decode_attention, rope_rows, window_start, Heads, SeqKv};
-use super::few_rows::few_rows_matmul;
+use super::packed::{pack, PackedWeight};
 use super::{ChatArch, KvCache};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -105,10 +105,10 @@ impl LlamaConfig {
 }
 
 struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    o: Linear,
+    q: Proj,
+    k: Proj,
+    v: Proj,
+    o: Proj,
     heads: usize,
     kv_heads: usize,
     head_dim: usize,
@@ -116,9 +116,9 @@ struct Attention {
 }
 
 struct Mlp {
-    gate: Linear,
-    up: Linear,
-    down: Linear,
+    gate: Proj,
+    up: Proj,
+    down: Proj,
 }
 
 struct Layer {
@@ -129,10 +129,10 @@ struct Layer {
 }
 
 pub struct LlamaModel {
-    embed: Embedding,
+    embed: Embed,
     layers: Vec<Layer>,
     norm: RmsNorm,
-    lm_head: Linear,
+    lm_head: Proj,
     cos: Tensor,
     sin: Tensor,
     pub cfg: LlamaConfig,
@@ -143,28 +143,31 @@ pub struct LlamaModel {
     dtype: DType,
 }
 
-/// Up to this many rows (decode batches, short prompt chunks), f32 linear layers on the CPU use `few_rows_matmul`;
-/// longer prefill chunks are faster through candle's gemm. bf16 weights on the CPU always use it (candle has no
-/// f32 x bf16 matmul; it runs long chunks in row blocks).
-const FEW_ROWS: usize = 32;
+/// A linear layer. On the CPU (f32 activations) its weight is packed at load time for `packed`'s kernel, which
+/// serves every row count; elsewhere it is candle's.
+enum Proj {
+    Candle(Linear),
+    Packed { w: PackedWeight, bias: Option<Tensor> },
+}
+
+/// The token embedding: candle's, or, when the LM head is tied to it and packed, rows read from the packed head
+/// (one copy of the vocabulary matrix, not two).
+enum Embed {
+    Candle(Embedding),
+    FromLmHead,
+}
 
 /// `lin` applied to x (.., in) -> (.., out).
-fn apply(lin: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
+fn apply(lin: &Proj, x: &Tensor) -> candle_core::Result<Tensor> {
     let dims = x.dims();
     let (&k, lead) = dims.split_last().expect("activations have a feature dimension");
     let rows: usize = lead.iter().product();
-    let few_rows = x.device().is_cpu()
-        && x.dtype() == DType::F32
-        && match lin.weight().dtype() {
-            DType::F32 => rows <= FEW_ROWS,
-            DType::BF16 => true,
-            _ => false,
-        };
-    if !few_rows {
-        return lin.forward(x);
-    }
-    let y = few_rows_matmul(&x.reshape((rows, k))?, lin.weight())?;
-    let y = match lin.bias() {
+    let (w, bias) = match lin {
+        Proj::Packed { w, bias } => (w, bias),
+        Proj::Candle(lin) => return lin.forward(x),
+    };
+    let y = x.reshape((rows, k))?.contiguous()?.apply_op1_no_bwd(w)?;
+    let y = match bias {
         Some(b) => y.broadcast_add(b)?,
         None => y,
     };
@@ -173,12 +176,21 @@ fn apply(lin: &Linear, x: &Tensor) -> candle_core::Result<Tensor> {
     y.reshape(shape)
 }
 
+/// Packs `weight` where the CPU computes in f32 (`act`), else wraps it for candle.
+fn proj(weight: Tensor, bias: Option<Tensor>, act: DType) -> candle_core::Result<Proj> {
+    let packable = weight.device().is_cpu() && act == DType::F32 && matches!(weight.dtype(), DType::F32 | DType::BF16);
+    if !packable {
+        return Ok(Proj::Candle(Linear::new(weight, bias)));
+    }
+    Ok(Proj::Packed { w: pack(&weight)?, bias })
+}
+
 /// Weight in `vb`'s dtype, bias (if any) in the activation dtype `act`.
-fn linear(vb: &VarBuilder, act: DType, name: &str, i: usize, o: usize, bias: bool) -> candle_core::Result<Linear> {
+fn linear(vb: &VarBuilder, act: DType, name: &str, i: usize, o: usize, bias: bool) -> candle_core::Result<Proj> {
     let vb = vb.pp(name);
     let weight = vb.get((o, i), "weight")?;
     let bias = if bias { Some(vb.to_dtype(act).get(o, "bias")?) } else { None };
-    Ok(Linear::new(weight, bias))
+    proj(weight, bias, act)
 }
 
 /// Inverse frequencies, with Llama 3's long-context rescaling when config.json asks for it.
@@ -220,7 +232,7 @@ impl LlamaModel {
         let device = vb.device().clone();
         // bf16 on the CPU: weights stay bf16 in memory (half the bytes streamed per decode token; a bf16
         // checkpoint is used as is, an f32 one converted once here) and everything else is f32, because the
-        // CPU computes in f32 (`few_rows_matmul` widens the weights in registers). GPUs compute in the
+        // CPU computes in f32 (`packed` widens the weights in registers). GPUs compute in the
         // VarBuilder's dtype throughout.
         let dtype = if device.is_cpu() && vb.dtype() == DType::BF16 { DType::F32 } else { vb.dtype() };
         let vm = vb.pp("model");
@@ -252,10 +264,13 @@ impl LlamaModel {
             layers.push(Layer { attn, mlp, ln1, ln2 });
         }
         let norm = rms_norm(vm.pp("norm"))?;
-        let lm_head = if cfg.tie_word_embeddings {
-            Linear::new(embed.embeddings().clone(), None)
-        } else {
-            candle_nn::linear_no_bias(h, cfg.vocab_size, vb.pp("lm_head"))?
+        let lm_head = match cfg.tie_word_embeddings {
+            true => proj(embed.embeddings().clone(), None, dtype)?,
+            false => proj(vb.pp("lm_head").get((cfg.vocab_size, h), "weight")?, None, dtype)?,
+        };
+        let embed = match (&lm_head, cfg.tie_word_embeddings) {
+            (Proj::Packed { .. }, true) => Embed::FromLmHead,
+            _ => Embed::Candle(embed),
         };
         let freqs = inv_freq(&cfg);
         let n = freqs.len();
@@ -348,7 +363,20 @@ impl LlamaModel {
 
     /// Embedding rows gathered in the weights' dtype, widened to the activation dtype.
     fn embed(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
-        self.embed.forward(ids)?.to_dtype(self.dtype)
+        match (&self.embed, &self.lm_head) {
+            (Embed::FromLmHead, Proj::Packed { w, .. }) => {
+                let mut shape = ids.dims().to_vec();
+                let ids = ids.flatten_all()?.to_vec1::<u32>()?;
+                if let Some(t) = ids.iter().find(|&&t| t as usize >= self.cfg.vocab_size) {
+                    candle_core::bail!("token {t} is outside the vocabulary of {}", self.cfg.vocab_size);
+                }
+                let rows: Vec<f32> = ids.into_iter().flat_map(|t| w.row(t as usize)).collect();
+                shape.push(self.cfg.hidden_size);
+                Tensor::from_vec(rows, shape, &self.device)
+            }
+            (Embed::Candle(e), _) => e.forward(ids)?.to_dtype(self.dtype),
+            (Embed::FromLmHead, Proj::Candle(_)) => unreachable!("the embedding reads the LM head only when it is packed"),
+        }
     }
 
     /// The decoder stack around an attention step supplied by the caller (prefill or batched decode).
@@ -386,7 +414,7 @@ impl Attention {
     /// q (B, heads, t, head_dim) and k, v (B, kv_heads, t, head_dim), rotated by `cos`/`sin`.
     fn project(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let (b, t, _) = x.dims3()?;
-        let heads = |lin: &Linear, n: usize| apply(lin, x)?.reshape((b, t, n, self.head_dim))?.transpose(1, 2)?.contiguous();
+        let heads = |lin: &Proj, n: usize| apply(lin, x)?.reshape((b, t, n, self.head_dim))?.transpose(1, 2)?.contiguous();
         let q = candle_nn::rotary_emb::rope(&heads(&self.q, self.heads)?, cos, sin)?;
         let k = candle_nn::rotary_emb::rope(&heads(&self.k, self.kv_heads)?, cos, sin)?;
         Ok((q, k, heads(&self.v, self.kv_heads)?))
@@ -407,7 +435,7 @@ impl Attention {
     fn decode_cpu(&self, l: usize, x: &Tensor, cos: &[f32], sin: &[f32], caches: &mut [&mut KvCache]) -> candle_core::Result<Tensor> {
         let (b, hd) = (caches.len(), self.head_dim);
         let kvd = self.kv_heads * hd;
-        let rows = |lin: &Linear| apply(lin, x)?.flatten_all()?.to_vec1::<f32>();
+        let rows = |lin: &Proj| apply(lin, x)?.flatten_all()?.to_vec1::<f32>();
         let (mut q, mut k, v) = (rows(&self.q)?, rows(&self.k)?, rows(&self.v)?);
         rope_rows(&mut q, self.heads, hd, cos, sin);
         rope_rows(&mut k, self.kv_heads, hd, cos, sin);

@@ -4,10 +4,10 @@
 pub mod bert;
 pub mod decode_attention;
 pub mod device;
-pub mod few_rows;
 pub mod folder;
 pub mod kv_cache;
 pub mod llama;
+pub mod packed;
 pub mod random;
 
 pub use bert::Embedder;

@@ -1,0 +1,459 @@
+//! y = x·Wᵀ on the CPU for f32 activations against weights packed once at load time (f32 or bf16), for any number
+//! of activation rows: decode batches, one decode stream and prefill chunks alike.
+//!
+//! Layout. W (out, k) is cut into panels of 16 output columns, stored k-major: the 16 weights of one k are
+//! contiguous, so one 32-byte load (bf16) feeds 16 columns. Panels come in groups of `GROUP` (one parallel
+//! task each) and a group is stored k-block by k-block (`KC` values of k, all its panels), so a task reads its
+//! weights as one sequential stream. The last panel is padded with zero columns.
+//!
+//! Kernel. An outer product per k: a few activation scalars broadcast against the 16 widened weights, into
+//! 16-wide accumulators (up to 6 rows x 16 columns, or fewer rows over more panels): each weight is widened once
+//! per k and used by every row, and there are no horizontal sums. A k-block's activations stay in L1.
+//!
+//! Exactness. Every output is one chain of fused multiply-adds along k, from 0 to k-1, whatever the number of
+//! rows, the row block it falls in or the k-blocking (partial sums go through memory exactly), so a sequence's
+//! logits do not depend on what it is batched with.
+
+use candle_core::{bail, CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
+use half::bf16;
+use rayon::prelude::*;
+
+/// Output columns per panel: two AVX2 registers of f32.
+pub const NR: usize = 16;
+/// Panels per parallel task (64 columns): enough work to amortise the hand-off to the thread pool, few enough
+/// tasks that the small projections (k/v, 128 columns) still use both cores.
+const GROUP: usize = 4;
+/// Values of k per block: a block's activations (up to `ROW_CHUNK` rows) and weights stay in L1/L2.
+const KC: usize = 256;/// Activation rows per pass over a task's weights (long prefill chunks): the pass's activations stay in cache.
+const ROW_CHUNK: usize = 48;
+/// Most activation rows per register tile: 6 x 16 columns = 12 accumulators, plus 2 weight registers and a
+/// broadcast, out of AVX2's 16.
+const MR: usize = 6;
+
+/// A weight element as packed: f32, or bf16 (the top half of an f32, widened exactly).
+pub trait Weight: Copy + Send + Sync + Default + 'static {
+    const BF16: bool;
+    fn widen(self) -> f32;
+}
+
+impl Weight for f32 {
+    const BF16: bool = false;
+    fn widen(self) -> f32 {
+        self
+    }
+}
+
+impl Weight for bf16 {
+    const BF16: bool = true;
+    fn widen(self) -> f32 {
+        self.to_f32()
+    }
+}
+
+/// Where column `c` (0..16) of a panel sits among its 16 packed values. bf16 panels interleave the two halves
+/// (columns 0..8 in the even slots, 8..16 in the odd ones), so that each 32-bit lane holds one of each: a shift
+/// widens the first, a mask the second, with no shuffles. f32 panels are in order.
+fn slot<W: Weight>(c: usize) -> usize {
+    if W::BF16 {
+        (c % 8) * 2 + c / 8
+    } else {
+        c
+    }
+}
+
+/// A weight matrix (out, k) in panels, ready for `matmul`.
+pub struct Packed<W> {
+    out: usize,
+    k: usize,
+    data: Vec<W>,
+}
+
+impl<W: Weight> Packed<W> {
+    /// Packs row-major (out, k) weights.
+    pub fn new(w: &[W], out: usize, k: usize) -> Self {
+        assert_eq!(w.len(), out * k, "weights are not (out, k)");
+        let panels = out.div_ceil(NR);
+        let mut data = vec![W::default(); panels * NR * k];
+        data.par_chunks_mut(GROUP * NR * k).enumerate().for_each(|(g, dst)| {
+            let np = panels_in(g, panels);
+            for k0 in (0..k).step_by(KC) {
+                let kc = KC.min(k - k0);
+                for j in 0..np {
+                    let panel = &mut dst[k0 * np * NR + j * kc * NR..][..kc * NR];
+                    for c in 0..NR {
+                        let o = (g * GROUP + j) * NR + c;
+                        if o < out {
+                            for (t, &v) in w[o * k + k0..o * k + k0 + kc].iter().enumerate() {
+                                panel[t * NR + slot::<W>(c)] = v;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Self { out, k, data }
+    }
+
+    /// Output row `o` of the weights, widened: an embedding lookup from a tied LM head.
+    pub fn row(&self, o: usize) -> Vec<f32> {
+        let (panel, c) = (o / NR, o % NR);
+        let (g, j) = (panel / GROUP, panel % GROUP);
+        let np = panels_in(g, self.out.div_ceil(NR));
+        let base = g * GROUP * NR * self.k;
+        let mut row = Vec::with_capacity(self.k);
+        for k0 in (0..self.k).step_by(KC) {
+            let kc = KC.min(self.k - k0);
+            let panel = &self.data[base + k0 * np * NR + j * kc * NR..][..kc * NR];
+            row.extend((0..kc).map(|t| panel[t * NR + slot::<W>(c)].widen()));
+        }
+        row
+    }
+
+    /// x (rows, k) · Wᵀ -> (rows, out), row-major.
+    pub fn matmul(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        let (out, k) = (self.out, self.k);
+        assert_eq!(x.len(), rows * k, "activations are not (rows, k)");
+        let panels = out.div_ceil(NR);
+        let mut y = vec![0f32; rows * out];
+        let dst = OutPtr(y.as_mut_ptr());
+        let kernels = Kernels::<W>::detect();
+        self.data.par_chunks(GROUP * NR * k).enumerate().for_each(|(g, w)| {
+            let np = panels_in(g, panels);
+            let ldc = np * NR;
+            let mut c = vec![0f32; ROW_CHUNK.min(rows) * ldc];
+            for r0 in (0..rows).step_by(ROW_CHUNK) {
+                let n = ROW_CHUNK.min(rows - r0);
+                let c = &mut c[..n * ldc];
+                c.fill(0.0);
+                for k0 in (0..k).step_by(KC) {
+                    let kc = KC.min(k - k0);
+                    let block = &w[k0 * np * NR..][..np * kc * NR];
+                    for (b0, mr) in row_blocks(n) {
+                        let step = panels_per_tile(mr);
+                        for p0 in (0..np).step_by(step) {
+                            let tile = Tile { mr, np: step.min(np - p0), kc, ldx: k, ldc, ahead: np * kc * NR };
+                            let xs = &x[(r0 + b0) * k + k0..(r0 + b0 + mr - 1) * k + k0 + kc];
+                            let ws = &block[p0 * kc * NR..(p0 + tile.np) * kc * NR];
+                            kernels.run(tile, xs, ws, &mut c[b0 * ldc + p0 * NR..]);
+                        }
+                    }
+                }
+                let cols = ldc.min(out - g * GROUP * NR);
+                for (i, row) in c.chunks(ldc).enumerate() {
+                    for (j, &v) in row[..cols].iter().enumerate() {
+                        // Safety: in bounds (row r0 + i < rows, column < out); this task alone writes its columns.
+                        unsafe { dst.write((r0 + i) * out + g * GROUP * NR + j, v) };
+                    }
+                }
+            }
+        });
+        y
+    }
+}
+
+/// Panels in group `g` of a matrix of `panels` panels.
+fn panels_in(g: usize, panels: usize) -> usize {
+    GROUP.min(panels - g * GROUP)
+}
+
+/// Splits `n` rows into balanced blocks of at most `MR` (16 -> 6, 5, 5; 8 -> 4, 4): (first row, rows).
+fn row_blocks(n: usize) -> impl Iterator<Item = (usize, usize)> {
+    let blocks = n.div_ceil(MR);
+    let (base, extra) = (n / blocks.max(1), n % blocks.max(1));
+    (0..blocks).scan(0, move |start, b| {
+        let mr = base + usize::from(b < extra);
+        let at = *start;
+        *start += mr;
+        Some((at, mr))
+    })
+}
+
+/// Panels a tile of `mr` rows covers at once: enough independent accumulators (8 to 12) to hide the FMA latency.
+fn panels_per_tile(mr: usize) -> usize {
+    match mr {
+        1 => 4,
+        2 => 3,
+        3 => 2,
+        _ => 1,
+    }
+}
+
+/// One register tile: `mr` activation rows (stride `ldx`) x `np` panels over `kc` values of k, accumulated into
+/// the partial sums at stride `ldc`.
+#[derive(Clone, Copy)]
+struct Tile {
+    mr: usize,
+    np: usize,
+    kc: usize,
+    ldx: usize,
+    ldc: usize,
+    /// Elements from these weights to the ones this task reads next (the same panels in the next k-block): the
+    /// kernel prefetches them while it computes, as a decode step computes too long per byte for the hardware
+    /// prefetcher alone to keep the memory busy.
+    ahead: usize,
+}
+
+/// Lets tasks write disjoint columns of the output.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    /// Safety: `i` is in bounds and no other thread writes it.
+    unsafe fn write(&self, i: usize, v: f32) {
+        *self.0.add(i) = v;
+    }
+}
+
+/// The kernel this CPU runs, chosen once per call.
+struct Kernels<W> {
+    #[cfg(target_arch = "x86_64")]
+    avx2: bool,
+    _w: std::marker::PhantomData<W>,
+}
+
+impl<W: Weight> Kernels<W> {
+    fn detect() -> Self {
+        Self {
+            #[cfg(target_arch = "x86_64")]
+            avx2: is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            _w: std::marker::PhantomData,
+        }
+    }
+
+    fn run(&self, t: Tile, x: &[f32], w: &[W], c: &mut [f32]) {
+        debug_assert!(x.len() >= (t.mr - 1) * t.ldx + t.kc && w.len() >= t.np * t.kc * NR);
+        debug_assert!(c.len() >= (t.mr - 1) * t.ldc + t.np * NR);
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // Safety: the features were detected; the slices hold the tile (asserted above).
+            return unsafe { avx2::tile(t, x, w, c) };
+        }
+        portable_tile(t, x, w, c)
+    }
+}
+
+/// The same chains of multiply-adds in plain Rust (rounded twice where AVX2 fuses them; only one path runs on a
+/// given CPU, so rows still do not depend on the batch).
+fn portable_tile<W: Weight>(t: Tile, x: &[f32], w: &[W], c: &mut [f32]) {
+    for r in 0..t.mr {
+        for p in 0..t.np {
+            let acc = &mut c[r * t.ldc + p * NR..][..NR];
+            let panel = &w[p * t.kc * NR..][..t.kc * NR];
+            for kk in 0..t.kc {
+                let xv = x[r * t.ldx + kk];
+                for (col, a) in acc.iter_mut().enumerate() {
+                    *a += panel[kk * NR + slot::<W>(col)].widen() * xv;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{Tile, Weight, NR};
+    use std::arch::x86_64::*;
+
+    /// Dispatches to a tile of fixed size, so its accumulators live in registers.
+    pub unsafe fn tile<W: Weight>(t: Tile, x: &[f32], w: &[W], c: &mut [f32]) {
+        let (x, w, c) = (x.as_ptr(), w.as_ptr(), c.as_mut_ptr());
+        match (t.mr, t.np) {
+            (1, 1) => fixed::<W, 1, 1>(t, x, w, c),
+            (1, 2) => fixed::<W, 1, 2>(t, x, w, c),
+            (1, 3) => fixed::<W, 1, 3>(t, x, w, c),
+            (1, _) => fixed::<W, 1, 4>(t, x, w, c),
+            (2, 1) => fixed::<W, 2, 1>(t, x, w, c),
+            (2, 2) => fixed::<W, 2, 2>(t, x, w, c),
+            (2, _) => fixed::<W, 2, 3>(t, x, w, c),
+            (3, 1) => fixed::<W, 3, 1>(t, x, w, c),
+            (3, _) => fixed::<W, 3, 2>(t, x, w, c),
+            (4, _) => fixed::<W, 4, 1>(t, x, w, c),
+            (5, _) => fixed::<W, 5, 1>(t, x, w, c),
+            _ => fixed::<W, 6, 1>(t, x, w, c),
+        }
+    }
+
+    /// 16 weights of one k, widened: columns 0..8 and 8..16.
+    #[inline(always)]
+    unsafe fn load<W: Weight>(p: *const W) -> [__m256; 2] {
+        if W::BF16 {
+            // bf16 -> f32 puts the 16 bits on top: shift up the low half of each lane, mask off the high half's
+            // neighbour (see `slot` for the order).
+            let v = _mm256_loadu_si256(p as *const __m256i);
+            let high = _mm256_and_si256(v, _mm256_set1_epi32(0xffff_0000u32 as i32));
+            [_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)), _mm256_castsi256_ps(high)]
+        } else {
+            let p = p as *const f32;
+            [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))]
+        }
+    }
+
+    // acc[r][p] pairs activation row r with panel p; index loops say that more plainly than iterators.
+    #[allow(clippy::needless_range_loop)]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn fixed<W: Weight, const MR: usize, const NP: usize>(t: Tile, x: *const f32, w: *const W, c: *mut f32) {
+        let mut acc = [[[_mm256_setzero_ps(); 2]; NP]; MR];
+        for r in 0..MR {
+            for p in 0..NP {
+                for h in 0..2 {
+                    acc[r][p][h] = _mm256_loadu_ps(c.add(r * t.ldc + p * NR + h * 8));
+                }
+            }
+        }
+        for kk in 0..t.kc {
+            for p in 0..NP {
+                let at = w.add(p * t.kc * NR + kk * NR);
+                if kk % (64 / (NR * std::mem::size_of::<W>())).max(1) == 0 {
+                    // One prefetch per cache line. Past the end of the weights (last block): harmless.
+                    _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(t.ahead) as *const i8);
+                }
+                let wv = load(at);
+                for r in 0..MR {
+                    let xv = _mm256_broadcast_ss(&*x.add(r * t.ldx + kk));
+                    for h in 0..2 {
+                        acc[r][p][h] = _mm256_fmadd_ps(wv[h], xv, acc[r][p][h]);
+                    }
+                }
+            }
+        }
+        for r in 0..MR {
+            for p in 0..NP {
+                for h in 0..2 {
+                    _mm256_storeu_ps(c.add(r * t.ldc + p * NR + h * 8), acc[r][p][h]);
+                }
+            }
+        }
+    }
+}
+
+/// Packs a candle weight (out, k), f32 or bf16, on the CPU.
+pub fn pack(w: &Tensor) -> candle_core::Result<PackedWeight> {
+    let (out, k) = w.dims2()?;
+    let w = w.contiguous()?;
+    Ok(match w.dtype() {
+        DType::F32 => PackedWeight::F32(Packed::new(&w.flatten_all()?.to_vec1::<f32>()?, out, k)),
+        DType::BF16 => PackedWeight::BF16(Packed::new(&w.flatten_all()?.to_vec1::<bf16>()?, out, k)),
+        dt => bail!("packed weights must be f32 or bf16, not {dt:?}"),
+    })
+}
+
+/// A packed weight of either element type.
+pub enum PackedWeight {
+    F32(Packed<f32>),
+    BF16(Packed<bf16>),
+}
+
+impl PackedWeight {
+    pub fn out(&self) -> usize {
+        match self {
+            Self::F32(p) => p.out,
+            Self::BF16(p) => p.out,
+        }
+    }
+
+    pub fn matmul(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        match self {
+            Self::F32(p) => p.matmul(x, rows),
+            Self::BF16(p) => p.matmul(x, rows),
+        }
+    }
+
+    pub fn row(&self, o: usize) -> Vec<f32> {
+        match self {
+            Self::F32(p) => p.row(o),
+            Self::BF16(p) => p.row(o),
+        }
+    }
+}
+
+/// x (rows, k) -> x·Wᵀ (rows, out) as a candle op on f32 activations, reading them in place.
+impl CustomOp1 for PackedWeight {
+    fn name(&self) -> &'static str {
+        "packed-matmul"
+    }
+
+    fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (rows, k) = xl.shape().dims2()?;
+        let Some((x0, x1)) = xl.contiguous_offsets() else { bail!("packed-matmul needs contiguous activations") };
+        let wk = match self {
+            Self::F32(p) => p.k,
+            Self::BF16(p) => p.k,
+        };
+        if k != wk {
+            bail!("packed-matmul: activations are {:?} but weights have k = {wk}", xl.shape());
+        }
+        let y = self.matmul(&xs.as_slice::<f32>()?[x0..x1], rows);
+        Ok((CpuStorage::F32(y), Shape::from((rows, self.out()))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::random::Rng;
+
+    fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
+        (0..n).map(|_| rng.next_f32() - 0.5).collect()
+    }
+
+    /// Against an f64 reference of the same (widened) weights; each row alone bit-identical to it in the batch.
+    fn check<W: Weight>(of: fn(f32) -> W) {
+        let mut rng = Rng::new(3);
+        // Tails everywhere: k not a multiple of 8 or KC, out not a multiple of NR or GROUP * NR, every row count
+        // 1..33 (each row block size, each panel step), and rows past ROW_CHUNK.
+        let shapes = (1..=33).map(|r| (r, 37 + 11 * r, 5 + 9 * r)).chain([(16, 896, 131), (70, 24, 67), (3, 600, 200), (50, 257, 64)]);
+        for (rows, k, out) in shapes {
+            let x = random(rows * k, &mut rng);
+            let w: Vec<W> = random(out * k, &mut rng).into_iter().map(of).collect();
+            let p = Packed::new(&w, out, k);
+            let y = p.matmul(&x, rows);
+            for r in 0..rows {
+                for o in 0..out {
+                    let exact: f64 = (0..k).map(|t| x[r * k + t] as f64 * w[o * k + t].widen() as f64).sum();
+                    assert!((y[r * out + o] as f64 - exact).abs() < 2e-4, "({rows},{k},{out}) [{r},{o}]");
+                }
+                let alone = p.matmul(&x[r * k..(r + 1) * k], 1);
+                assert_eq!(alone, y[r * out..(r + 1) * out], "({rows},{k},{out}) row {r} alone must be bit-identical");
+            }
+            for o in [0, out / 2, out - 1] {
+                assert_eq!(p.row(o), w[o * k..(o + 1) * k].iter().map(|v| v.widen()).collect::<Vec<_>>());
+            }
+        }
+    }
+
+    #[test]
+    fn f32_matches_a_reference_and_rows_do_not_depend_on_the_batch() {
+        check::<f32>(|v| v);
+    }
+
+    #[test]
+    fn bf16_matches_a_reference_and_rows_do_not_depend_on_the_batch() {
+        check::<bf16>(bf16::from_f32);
+    }
+
+    #[test]
+    fn bf16_computes_what_f32_computes_on_the_rounded_weights() {
+        let mut rng = Rng::new(5);
+        let (rows, k, out) = (7, 603, 50);
+        let x = random(rows * k, &mut rng);
+        let w: Vec<bf16> = random(out * k, &mut rng).into_iter().map(bf16::from_f32).collect();
+        let wide: Vec<f32> = w.iter().map(|v| v.to_f32()).collect();
+        assert_eq!(Packed::new(&w, out, k).matmul(&x, rows), Packed::new(&wide, out, k).matmul(&x, rows));
+    }
+
+    #[test]
+    fn packs_candle_tensors() {
+        let dev = candle_core::Device::Cpu;
+        let x = Tensor::new(&[[1f32, 2., 3.], [4., 5., 6.]], &dev).unwrap();
+        let w = Tensor::new(&[[1f32, 0., 0.], [0., 1., 1.], [1., 1., 1.], [2., 0., -1.]], &dev).unwrap();
+        let want: Vec<f32> = x.matmul(&w.t().unwrap()).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let xs: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(pack(&w).unwrap().matmul(&xs, 2), want);
+        // These weights are exact in bf16.
+        let wb = w.to_dtype(DType::BF16).unwrap();
+        assert_eq!(pack(&wb).unwrap().matmul(&xs, 2), want);
+        assert_eq!(pack(&wb).unwrap().row(3), vec![2., 0., -1.]);
+    }
+}
