@@ -7,6 +7,7 @@ import { StreamBody, streamHeaders, type StreamWriter } from '../../stream/respo
 import { encodeSseData, encodeSseEvent, SSE_DONE } from '../../stream/sse.js';
 import { jsonAnswer, type EdgeAnswer } from '../answer.js';
 import { parseJsonBody, validate } from './parse.js';
+import { plainChatRequest } from './plain-request.js';
 import { chatRequestSchema, embeddingsRequestSchema, type ChatRequest } from './schema.js';
 
 // The OpenAI dialect's hot endpoints, free of any HTTP framework: the body text and the caller in, an EdgeAnswer
@@ -28,7 +29,8 @@ export interface EdgeCall {
 }
 
 export async function chatCompletions(deps: Deps, text: string, call: EdgeCall): Promise<EdgeAnswer> {
-  const req = validate(chatRequestSchema, parseJsonBody(text));
+  const body = parseJsonBody(text);
+  const req = plainChatRequest(body) ?? validate(chatRequestSchema, body);
   const trace = new RequestTrace(deps, 'chat', req.model, req.stream === true);
   // Only a stream needs a controller (its cancel aborts the upstream read); a JSON answer follows the client's
   // signal as is.
