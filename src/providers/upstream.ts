@@ -28,7 +28,13 @@ export async function send(ctx: CallContext, req: Omit<UpstreamRequest, 'signal'
   return res;
 }
 
-export async function readJson<S extends z.ZodType>(ctx: CallContext, res: UpstreamResponse, schema: S): Promise<z.output<S>> {
+/** `plain`: a direct check of the answer's common shape (dialects/openai/plain-answer.ts); zod decides the rest. */
+export async function readJson<S extends z.ZodType>(
+  ctx: CallContext,
+  res: UpstreamResponse,
+  schema: S,
+  plain?: (json: unknown) => z.output<S> | undefined,
+): Promise<z.output<S>> {
   let text: string;
   try {
     text = await res.text();
@@ -36,16 +42,23 @@ export async function readJson<S extends z.ZodType>(ctx: CallContext, res: Upstr
     if (ctx.signal.aborted) throw abortError(ctx);
     throw brokenAnswer(ctx, `the connection broke while reading the answer (${describe(err)})`);
   }
-  return parseAnswer(ctx, text, schema);
+  return parseAnswer(ctx, text, schema, plain);
 }
 
-export function parseAnswer<S extends z.ZodType>(ctx: CallContext, text: string, schema: S): z.output<S> {
+export function parseAnswer<S extends z.ZodType>(
+  ctx: CallContext,
+  text: string,
+  schema: S,
+  plain?: (json: unknown) => z.output<S> | undefined,
+): z.output<S> {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     throw brokenAnswer(ctx, 'the answer is not valid JSON');
   }
+  const fast = plain?.(json);
+  if (fast !== undefined) return fast;
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

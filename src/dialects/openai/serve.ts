@@ -7,7 +7,7 @@ import { StreamBody, streamHeaders, type StreamWriter } from '../../stream/respo
 import { encodeSseData, encodeSseEvent, SSE_DONE } from '../../stream/sse.js';
 import { jsonAnswer, type EdgeAnswer } from '../answer.js';
 import { parseJsonBody, validate } from './parse.js';
-import { plainChatRequest } from './plain-request.js';
+import { plainChatRequest } from './plain.js';
 import { chatRequestSchema, embeddingsRequestSchema, type ChatRequest } from './schema.js';
 
 // The OpenAI dialect's hot endpoints, free of any HTTP framework: the body text and the caller in, an EdgeAnswer

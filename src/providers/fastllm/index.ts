@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { plainChatCompletion } from '../../dialects/openai/plain.js';
 import { chatCompletionSchema, embeddingsResponseSchema, type EmbeddingsResponse } from '../../dialects/openai/schema.js';
 import type { CallContext, ProviderAdapter } from '../types.js';
 import { readJson, send } from '../upstream.js';
@@ -39,7 +40,7 @@ export function createFastllmAdapter(now: () => number = Date.now): ProviderAdap
     async chat(req, ctx) {
       const model = await modelFor(ctx);
       const res = await postJson(ctx, '/chat/completions', jsonBody(req, model));
-      return readJson(ctx, res, chatCompletionSchema);
+      return readJson(ctx, res, chatCompletionSchema, plainChatCompletion);
     },
 
     async chatStream(req, ctx) {

@@ -5,6 +5,7 @@ import {
   type ChatChunk,
   type ChatRequest,
 } from '../../dialects/openai/schema.js';
+import { plainChatChunk, plainChatCompletion } from '../../dialects/openai/plain.js';
 import { HeddleError } from '../../errors.js';
 import { withFields } from '../../fields.js';
 import { sseEvents } from '../../stream/sse.js';
@@ -39,7 +40,7 @@ export function jsonBody(req: ChatRequest, model: string): ChatRequest {
 export const openAiWireAdapter: ProviderAdapter = {
   async chat(req, ctx) {
     const res = await postJson(ctx, '/chat/completions', jsonBody(req, ctx.model));
-    return readJson(ctx, res, chatCompletionSchema);
+    return readJson(ctx, res, chatCompletionSchema, plainChatCompletion);
   },
 
   async chatStream(req, ctx) {
@@ -69,10 +70,9 @@ export async function* readChunks(res: UpstreamResponse, ctx: CallContext): Asyn
       if (event.data === '[DONE]') return;
       const json = parseEventJson(ctx, event.data);
       if (typeof json === 'object' && json !== null && 'error' in json) throw streamError(ctx, json.error);
-      const parsed = chatChunkSchema.safeParse(json);
-      if (!parsed.success) throw brokenAnswer(ctx, 'a stream chunk does not match the chat.completion.chunk shape');
-      if (parsed.data.choices.length > 0 && parsed.data.choices.every((c) => c.finish_reason)) finished = true;
-      yield parsed.data;
+      const chunk = plainChatChunk(json) ?? zodChunk(ctx, json);
+      if (chunk.choices.length > 0 && chunk.choices.every((c) => c.finish_reason)) finished = true;
+      yield chunk;
     }
   } catch (err) {
     throw streamFailure(ctx, err);
@@ -80,6 +80,11 @@ export async function* readChunks(res: UpstreamResponse, ctx: CallContext): Asyn
   if (!finished) throw brokenAnswer(ctx, 'the stream ended before the answer finished');
 }
 
+function zodChunk(ctx: CallContext, json: unknown): ChatChunk {
+  const parsed = chatChunkSchema.safeParse(json);
+  if (!parsed.success) throw brokenAnswer(ctx, 'a stream chunk does not match the chat.completion.chunk shape');
+  return parsed.data;
+}
 
 function streamError(ctx: CallContext, error: unknown): HeddleError {
   const message =

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { plainChatRequest } from '../../../src/dialects/openai/plain-request.js';
+import { plainChatRequest } from '../../../src/dialects/openai/plain.js';
 import { chatRequestSchema } from '../../../src/dialects/openai/schema.js';
 
 // The plain-shape check may only ever say yes where zod says yes, with the same value; where it says no, zod

@@ -1,11 +1,12 @@
-import type { ChatRequest } from './schema.js';
+import type { ChatChunk, ChatCompletion, ChatRequest } from './schema.js';
 
-// zod (schema.ts) defines what a valid chat request is and words every error. Most requests are of one plain
-// shape, though: text messages and scalar sampling fields, which is what DeepFabric and the openai SDKs send for
-// generation and evaluation. For those, this checks the same rules directly and returns the request as zod
-// would; anything else (tools, content parts, response_format, a value out of range, a field of another type)
-// returns undefined and goes to zod. Validation was the largest single step before a request leaves for its
-// target (~0.13 ms of ~0.5 ms on a cold path); test/unit/dialects/plain-request.test.ts holds this to zod's answers.
+// zod (schema.ts) defines what a valid chat request, answer and stream chunk are, and words every error. Most of
+// them are of one plain shape, though: text messages and scalar sampling fields (what DeepFabric and the openai
+// SDKs send for generation and evaluation), and text answers without tool calls. For those, these checks apply
+// the same rules directly and return the value as zod would; anything else (tools, content parts,
+// response_format, a value of another type or out of range) returns undefined and goes to zod. Validating the
+// request was the largest single step before it leaves for its target (~0.13 ms of ~0.5 ms on a cold path), and
+// every chunk of a stream was validated too. test/unit/dialects/plain-*.test.ts hold these to zod's answers.
 
 type Obj = Record<string, unknown>;
 
@@ -15,6 +16,7 @@ const numberIn = (v: unknown, min: number, max: number): boolean => typeof v ===
 const intFrom = (v: unknown, min: number): boolean => Number.isSafeInteger(v) && (v as number) >= min;
 const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
 const nullishString = (v: unknown): boolean => absent(v) || typeof v === 'string';
+const FINISH_REASONS = new Set<unknown>(['stop', 'length', 'tool_calls', 'content_filter', 'function_call']);
 
 /** Each top-level field's rule for the plain shape: nullish fields may be null, optional ones only absent. */
 const FIELDS = new Map<string, (v: unknown) => boolean>([
@@ -66,4 +68,46 @@ export function plainChatRequest(body: unknown): ChatRequest | undefined {
     if (rule !== undefined ? !rule(body[key]) : key === '__proto__') return undefined;
   }
   return body as ChatRequest;
+}
+
+// ---- answers -------------------------------------------------------------------------------------------
+
+function plainHead(v: Obj, object: string): boolean {
+  return typeof v.id === 'string' && v.object === object && typeof v.created === 'number' && typeof v.model === 'string' && Array.isArray(v.choices);
+}
+
+function plainUsage(u: unknown): boolean {
+  return isObject(u) && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number' && typeof u.total_tokens === 'number';
+}
+
+/** Text from the assistant, without tool calls; undefined (zod decides) otherwise. */
+function plainText(m: unknown, role: 'required' | 'optional'): boolean {
+  return (
+    isObject(m) &&
+    (m.role === 'assistant' || (role === 'optional' && m.role === undefined)) &&
+    nullishString(m.refusal) &&
+    m.tool_calls === undefined
+  );
+}
+
+export function plainChatCompletion(json: unknown): ChatCompletion | undefined {
+  if (!isObject(json) || !plainHead(json, 'chat.completion')) return undefined;
+  if (json.usage !== undefined && !plainUsage(json.usage)) return undefined;
+  for (const c of json.choices as unknown[]) {
+    if (!isObject(c) || typeof c.index !== 'number' || !(c.finish_reason === null || FINISH_REASONS.has(c.finish_reason))) return undefined;
+    const m = c.message;
+    if (!plainText(m, 'required') || !(typeof (m as Obj).content === 'string' || (m as Obj).content === null)) return undefined;
+  }
+  return json as ChatCompletion;
+}
+
+export function plainChatChunk(json: unknown): ChatChunk | undefined {
+  if (!isObject(json) || !plainHead(json, 'chat.completion.chunk')) return undefined;
+  if (json.usage !== undefined && json.usage !== null && !plainUsage(json.usage)) return undefined;
+  for (const c of json.choices as unknown[]) {
+    if (!isObject(c) || typeof c.index !== 'number') return undefined;
+    if (!(c.finish_reason === undefined || c.finish_reason === null || FINISH_REASONS.has(c.finish_reason))) return undefined;
+    if (!plainText(c.delta, 'optional') || !nullishString((c.delta as Obj).content)) return undefined;
+  }
+  return json as ChatChunk;
 }
