@@ -1,5 +1,5 @@
 //! SwiGLU's elementwise half, silu(gate) * up, as one CPU pass for f32 activations: candle runs it as two ops
-//! with a scalar exp, which at 16 decode rows costs about as much as a small projection.
+//! with a scalar exp (here: decode attention's vector exp), which at 16 decode rows costs about as much as a small projection.
 //!
 //! Every element goes through the same function whatever its position (the tail is padded to a full vector),
 //! so a sequence's result does not depend on what it is batched with.
@@ -48,6 +48,7 @@ fn apply(g: &[f32], u: &[f32], y: &mut [f32]) {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use crate::models::decode_attention::avx2::exp;
     use std::arch::x86_64::*;
 
     #[target_feature(enable = "avx2,fma")]
@@ -67,27 +68,12 @@ mod avx2 {
         }
     }
 
-    #[inline(always)]
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn silu_mul8(g: __m256, u: __m256) -> __m256 {
-        let e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        // e^-g, kept finite (2^127 at most): past it silu is 0 anyway.
+        let e = exp(_mm256_min_ps(_mm256_sub_ps(_mm256_setzero_ps(), g), _mm256_set1_ps(88.0)));
         _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0), e)), u)
-    }
-
-    /// e^x to about an ulp: x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor series to r^6, times 2^n built in
-    /// the exponent bits. x is clamped to where 2^n stays a normal f32 (beyond it silu is 0 or x anyway).
-    #[inline(always)]
-    unsafe fn exp8(x: __m256) -> __m256 {
-        let x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0)), _mm256_set1_ps(88.0));
-        let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E)));
-        // ln2 in two parts so that n * ln2 is subtracted exactly.
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
-        let mut p = _mm256_set1_ps(1.0 / 720.0);
-        for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
-            p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
-        }
-        let scale = _mm256_slli_epi32::<23>(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)));
-        _mm256_mul_ps(p, _mm256_castsi256_ps(scale))
     }
 }
 
