@@ -159,7 +159,7 @@ mod portable {
 
 /// AVX2 + FMA, for head sizes that are multiples of 64 (Llama, Mistral and Qwen2 use 64 or 128).
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+pub(crate) mod avx2 {
     use std::arch::x86_64::*;
 
     /// The sum of the eight lanes, in a fixed order.
@@ -224,11 +224,11 @@ mod avx2 {
         }
     }
 
-    /// e^x for x <= 0 (what softmax feeds it), to about 1 ulp: x = n·ln2 + r with |r| <= ln2/2, e^r by its
-    /// Taylor series to degree 7 (truncation below 1e-8 relative), times 2^n built in the exponent bits. Inputs
-    /// below -87 are clamped (e^-87 ~ 1.6e-38, the smallest normal float's range).
+    /// e^x for x <= 88 (softmax feeds it x <= 0; SwiGLU clamps), to about 1 ulp: x = n·ln2 + r with
+    /// |r| <= ln2/2, e^r by its Taylor series to degree 7 (truncation below 1e-8 relative), times 2^n built in the
+    /// exponent bits. Inputs below -87 are clamped (e^-87 ~ 1.6e-38, the smallest normal float's range).
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn exp(x: __m256) -> __m256 {
+    pub(crate) unsafe fn exp(x: __m256) -> __m256 {
         let x = _mm256_max_ps(x, _mm256_set1_ps(-87.0));
         let n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
         // ln 2 split in two so that n·ln2 is subtracted without rounding error.

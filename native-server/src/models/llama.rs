@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::decode_attention::{self, decode_attention, rope_rows, window_start, Heads, SeqKv};
 use super::packed::{pack, PackedWeight};
+use super::swiglu::silu_mul;
 use super::{ChatArch, KvCache};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -390,7 +391,7 @@ impl LlamaModel {
             x = (x + hs)?;
             let hs = layer.ln2.forward(&x)?;
             let m = &layer.mlp;
-            let hs = apply(&m.down, &(candle_nn::ops::silu(&apply(&m.gate, &hs)?)? * apply(&m.up, &hs)?)?)?;
+            let hs = apply(&m.down, &silu_mul(&apply(&m.gate, &hs)?, &apply(&m.up, &hs)?)?)?;
             x = (x + hs)?;
         }
         Ok(x)
