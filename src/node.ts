@@ -11,7 +11,7 @@ import type { Deps, LoadedPolicy } from './deps.js';
 import { AuditWriter } from './node/audit-writer.js';
 import { openAiFastPath } from './node/fast-path.js';
 import { hmacSigner } from './node/hmac.js';
-import { auditLine, type AuditSink } from './observability/audit.js';
+import type { AuditSink } from './observability/audit.js';
 import { Metrics } from './observability/metrics.js';
 import { loadPolicy, PolicyError } from './policy/index.js';
 import type { HttpSend, UpstreamResponse } from './providers/http.js';
@@ -190,7 +190,7 @@ export async function startGateway(options: NodeGatewayOptions): Promise<Running
     policy: () => current,
     http,
     now,
-    audit: typeof options.audit === 'function' ? options.audit : auditWriter !== undefined ? (record) => auditWriter.line(auditLine(record)) : () => undefined,
+    audit: typeof options.audit === 'function' ? options.audit : auditWriter !== undefined ? (record) => auditWriter.line(JSON.stringify(record)) : () => undefined,
     log,
     metrics: new Metrics(),
     newId: () => randomUUID(),

@@ -3,7 +3,6 @@ import { createApp } from './app.js';
 import { CacheApiStore, ResponseCache } from './cache/index.js';
 import type { Deps, LoadedPolicy } from './deps.js';
 import { HeddleError } from './errors.js';
-import { auditLine } from './observability/audit.js';
 import { loadPolicy, PolicyError } from './policy/index.js';
 import { fetchHttpSend } from './providers/http.js';
 import { Resilience } from './resilience/index.js';
@@ -71,7 +70,7 @@ const deps: Deps = {
   },
   http,
   now: () => performance.now(),
-  audit: (record) => console.log(auditLine(record)),
+  audit: (record) => console.log(JSON.stringify(record)),
   log,
   newId: () => crypto.randomUUID(),
   // Per isolate, passive only (no timers outside a request): breakers and stats from real traffic.
