@@ -102,7 +102,7 @@ pub fn run(cfg: &BenchConfig) -> anyhow::Result<BenchResult> {
     })
 }
 
-/// Cores a decode step runs on (candle's and the few-rows kernel's thread pool): the read-bandwidth ceiling must
+/// Cores a decode step runs on (candle's and the packed kernel's thread pool): the read-bandwidth ceiling must
 /// be measured with as many readers, or a multi-threaded decode "beats" it.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
