@@ -28,7 +28,7 @@ export async function send(ctx: CallContext, req: Omit<UpstreamRequest, 'signal'
   return res;
 }
 
-/** `plain`: a direct check of the answer's common shape (dialects/openai/plain-answer.ts); zod decides the rest. */
+/** `plain`: a direct check of the answer's common shape (dialects/openai/plain.ts); zod decides the rest. */
 export async function readJson<S extends z.ZodType>(
   ctx: CallContext,
   res: UpstreamResponse,
