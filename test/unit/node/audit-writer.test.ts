@@ -60,7 +60,7 @@ describe('AuditWriter', () => {
       await turn();
     }
     await writer.drained();
-    expect(writer.pendingBytes()).toBe(0);
+    expect(writer.pendingChars()).toBe(0);
     expect(readFileSync(path, 'utf8')).toBe(`${expected.join('\n')}\n`);
   });
 
@@ -76,11 +76,11 @@ describe('AuditWriter', () => {
       if (i % 1000 === 999) await turn();
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(writer.pendingBytes()).toBeGreaterThan(0);
+    expect(writer.pendingChars()).toBeGreaterThan(0);
     const text = `${expected.join('\n')}\n`;
     const reader = collect(sink.path);
     await writer.drained(60_000);
-    expect(writer.pendingBytes()).toBe(0);
+    expect(writer.pendingChars()).toBe(0);
     expect(await reader.until((t) => t.length >= text.length)).toBe(text);
     reader.stop();
   });
@@ -88,11 +88,11 @@ describe('AuditWriter', () => {
   it('bounds the lines held for a stuck sink, drops the rest whole, and says how many', async () => {
     const sink = fifo();
     const warnings: Array<Record<string, unknown>> = [];
-    const writer = new AuditWriter(sink.fd, { maxPendingBytes: 256 * 1024, warn: (_m, fields) => warnings.push(fields) });
+    const writer = new AuditWriter(sink.fd, { maxPendingChars: 256 * 1024, warn: (_m, fields) => warnings.push(fields) });
     let peak = 0;
     for (let i = 0; i < 20_000; i++) {
       writer.line(record(i));
-      peak = Math.max(peak, writer.pendingBytes());
+      peak = Math.max(peak, writer.pendingChars());
       if (i % 500 === 499) await turn();
     }
     expect(peak).toBeLessThanOrEqual(256 * 1024);
@@ -120,6 +120,6 @@ describe('AuditWriter', () => {
     expect(warnings).toEqual([{ code: 'EBADF' }]);
     writer.line(record(2));
     await turn();
-    expect(writer.pendingBytes()).toBe(0);
+    expect(writer.pendingChars()).toBe(0);
   });
 });
