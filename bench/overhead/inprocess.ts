@@ -14,6 +14,7 @@ import { Metrics } from '../../src/observability/metrics.js';
 import { loadPolicy } from '../../src/policy/index.js';
 import type { UpstreamResponse } from '../../src/providers/http.js';
 import { Resilience } from '../../src/resilience/index.js';
+import { completionJson, getAnswers } from './answers.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,19 +24,10 @@ const policyFile = arg('policy', 'bench/overhead/policy.yaml');
 const model = arg('model', 'bench-model');
 const n = Number(arg('n', '20000'));
 
-const answer = JSON.stringify({
-  id: 'chatcmpl-bench0000000000000000000001',
-  object: 'chat.completion',
-  created: 1_760_000_000,
-  model: 'fixed-model',
-  system_fingerprint: 'fp_bench',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! This is a fixed answer from the benchmark upstream.', refusal: null }, logprobs: null, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 64, completion_tokens: 12, total_tokens: 76 },
-});
 const canned: UpstreamResponse = {
   status: 200,
   header: (name) => (name === 'content-type' ? 'application/json' : null),
-  text: () => Promise.resolve(answer),
+  text: () => Promise.resolve(completionJson),
   chunks: () => ({ async *[Symbol.asyncIterator]() {} }),
   discard: () => undefined,
 };
@@ -43,16 +35,9 @@ let sent = 0;
 const env = { ...process.env, BENCH_UPSTREAM_PORT: '9', HEDDLE_NODE_URL: 'http://127.0.0.1:9', OLLAMA_URL: 'http://127.0.0.1:9' };
 const loaded = loadPolicy(readFileSync(policyFile, 'utf8'), policyFile, env);
 const now = () => performance.now();
-/** The health probes' answers (the default policy probes its local targets), as bench/overhead/upstream.ts gives them. */
-const probes = new Map<string, string>([
-  ['/health', '{"status":"ok"}'],
-  ['/v1/load', '{"running":0,"waiting":0,"queue_capacity":64,"kv_used":0,"kv_capacity":4096}'],
-  ['/api/tags', '{"models":[]}'],
-  ['/v1/models', '{"object":"list","data":[{"id":"fixed-model","object":"model","created":1760000000,"owned_by":"bench"}]}'],
-]);
 const http = (req: { url: string; method: string; body?: string }): Promise<UpstreamResponse> => {
   if (req.method === 'GET') {
-    const text = probes.get(new URL(req.url).pathname) ?? '{}';
+    const text = getAnswers.get(new URL(req.url).pathname) ?? '{}';
     return Promise.resolve({ ...canned, text: () => Promise.resolve(text) });
   }
   sent += req.body?.length ?? 0;

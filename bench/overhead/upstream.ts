@@ -4,29 +4,13 @@
 // GET /v1/models -> a one-model list. GET /health, /api/tags and /v1/load answer the health probes Heddle sends a
 // FastLLM node and an Ollama server (the default policy's two local targets both point here). Anything else -> 404.
 import http from 'node:http';
+import { completionJson, created, getAnswers } from './answers.js';
 
 const port = Number(process.env.PORT ?? 0);
 const gapMs = Number(process.env.CHUNK_GAP_MS ?? 2);
-const created = 1_760_000_000;
-
-const completion = Buffer.from(
-  JSON.stringify({
-    id: 'chatcmpl-bench0000000000000000000001',
-    object: 'chat.completion',
-    created,
-    model: 'fixed-model',
-    system_fingerprint: 'fp_bench',
-    choices: [
-      {
-        index: 0,
-        message: { role: 'assistant', content: 'Hello! This is a fixed answer from the benchmark upstream.', refusal: null },
-        logprobs: null,
-        finish_reason: 'stop',
-      },
-    ],
-    usage: { prompt_tokens: 64, completion_tokens: 12, total_tokens: 76 },
-  }),
-);
+const completion = Buffer.from(completionJson);
+/** GET answers by path, as buffers. */
+const gets = new Map([...getAnswers].map(([path, text]) => [path, Buffer.from(text)]));
 
 function chunk(delta: Record<string, unknown>, finish: string | null): string {
   return `data: ${JSON.stringify({
@@ -47,17 +31,6 @@ const sse: Buffer[] = [
   chunk({}, 'stop'),
   'data: [DONE]\n\n',
 ].map((s) => Buffer.from(s));
-
-const models = Buffer.from(
-  JSON.stringify({ object: 'list', data: [{ id: 'fixed-model', object: 'model', created, owned_by: 'bench' }] }),
-);
-
-/** The health probes' answers: FastLLM /health and /v1/load, Ollama /api/tags. */
-const probes = new Map<string, Buffer>([
-  ['/health', Buffer.from('{"status":"ok"}')],
-  ['/v1/load', Buffer.from('{"running":0,"waiting":0,"queue_capacity":64,"kv_used":0,"kv_capacity":4096}')],
-  ['/api/tags', Buffer.from('{"models":[]}')],
-]);
 
 const streamRe = /"stream"\s*:\s*true/;
 
@@ -93,15 +66,10 @@ const server = http.createServer((req, res) => {
     return;
   }
   req.resume();
-  if (req.method === 'GET' && req.url?.endsWith('/models')) {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': models.length });
-    res.end(models);
-    return;
-  }
-  const probe = req.method === 'GET' ? probes.get(req.url ?? '') : undefined;
-  if (probe !== undefined) {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': probe.length });
-    res.end(probe);
+  const answer = req.method === 'GET' ? gets.get(req.url ?? '') : undefined;
+  if (answer !== undefined) {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length });
+    res.end(answer);
     return;
   }
   res.writeHead(404, { 'content-type': 'application/json' });
