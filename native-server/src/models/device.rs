@@ -66,19 +66,10 @@ pub fn select_dtype(choice: DtypeChoice, device: &Device) -> DType {
         DtypeChoice::Bf16 => DType::BF16,
         DtypeChoice::F16 => DType::F16,
         DtypeChoice::Auto => match device {
-            Device::Cpu if cpu_has_avx2_fma() => DType::BF16,
+            Device::Cpu if super::simd::avx2_fma() => DType::BF16,
             Device::Cpu => DType::F32,
             _ => DType::BF16,
         },
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-fn cpu_has_avx2_fma() -> bool {
-    is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn cpu_has_avx2_fma() -> bool {
-    false
-}

@@ -9,6 +9,7 @@ pub mod kv_cache;
 pub mod llama;
 pub mod packed;
 pub mod random;
+pub mod simd;
 pub mod swiglu;
 
 pub use bert::Embedder;

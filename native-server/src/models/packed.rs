@@ -217,7 +217,7 @@ impl<W: Weight> Kernels<W> {
     fn detect() -> Self {
         Self {
             #[cfg(target_arch = "x86_64")]
-            avx2: is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            avx2: crate::models::simd::avx2_fma(),
             _w: std::marker::PhantomData,
         }
     }

@@ -1,5 +1,5 @@
 //! SwiGLU's elementwise half, silu(gate) * up, as one CPU pass for f32 activations: candle runs it as two ops
-//! with a scalar exp (here: decode attention's vector exp), which at 16 decode rows costs about as much as a small projection.
+//! with a scalar exp (here: the vector exp in `simd`, shared with decode attention), which at 16 decode rows costs about as much as a small projection.
 //!
 //! Every element goes through the same function whatever its position (the tail is padded to a full vector),
 //! so a sequence's result does not depend on what it is batched with.
@@ -37,7 +37,7 @@ impl CustomOp2 for SiluMul {
 
 fn apply(g: &[f32], u: &[f32], y: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+    if crate::models::simd::avx2_fma() {
         // Safety: the features were detected.
         return unsafe { avx2::apply(g, u, y) };
     }
@@ -48,7 +48,7 @@ fn apply(g: &[f32], u: &[f32], y: &mut [f32]) {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use crate::models::decode_attention::avx2::exp;
+    use crate::models::simd::avx2::exp;
     use std::arch::x86_64::*;
 
     #[target_feature(enable = "avx2,fma")]
