@@ -124,7 +124,10 @@ function drainingOnEarlyReturn(body: Dispatcher.ResponseData['body']): AsyncIter
         next: () => it.next(),
         return: async (value?: unknown) => {
           await it.return?.();
-          body.dump({ limit: 1024 * 1024, signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+          // A plain timer, cleared when the body ends: AbortSignal.timeout would build a signal per stream, and a
+          // DOMException when it fires, 5 s later, whether or not the body had long ended.
+          const stop = setTimeout(() => body.destroy(), 5000).unref();
+          void body.dump({ limit: 1024 * 1024 }).finally(() => clearTimeout(stop));
           return { done: true, value } as IteratorReturnResult<Uint8Array>;
         },
       };

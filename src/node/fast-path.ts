@@ -70,22 +70,23 @@ async function serve(deps: Deps, endpoint: Endpoint, path: string, req: Incoming
 }
 
 /**
- * Writes a stream body, waiting for the client to take what was written before reading on. The head (status line
- * and headers, then the chunks read before commit, the first content among them) is corked until the chunks that
- * are already at hand are written, so it leaves in one write instead of one per chunk.
+ * Writes a stream body, waiting for the client to take what was written before reading on. Each step leaves in one
+ * write (the first with the head: status line, headers, the chunks read before commit and the first content), and
+ * at once: the next step may be an upstream round trip away.
  */
 async function writeStream(res: ServerResponse, body: StreamBody): Promise<void> {
-  res.cork();
-  process.nextTick(() => res.uncork());
   for (;;) {
     const { bytes, done } = await body.next();
     if (res.destroyed) return;
     let room = true;
+    res.cork();
     for (const b of bytes) room = res.write(b);
     if (done) {
       res.end();
+      res.uncork();
       return;
     }
+    res.uncork();
     if (!room && !(await drained(res))) return;
   }
 }

@@ -9,6 +9,7 @@ import { redactRequest, restoreChunks, restoreCompletion, type Redaction } from 
 import type { ResolvedTimeouts, ResilienceConfig } from '../resilience/config.js';
 import type { Resilience, Ticket } from '../resilience/index.js';
 import { backoffSeconds, shouldRetry } from '../resilience/retry.js';
+import { hasContent } from '../stream/respond.js';
 import { Deadline } from './deadline.js';
 import type { Candidate } from './route.js';
 
@@ -130,12 +131,6 @@ async function* committed(buffered: ChatChunk[], iterator: AsyncIterator<ChatChu
     run.deadline.finish();
     await iterator.return?.();
   }
-}
-
-function hasContent(chunk: ChatChunk): boolean {
-  return chunk.choices.some(
-    (c) => (c.delta.content ?? '') !== '' || (c.delta.tool_calls?.length ?? 0) > 0 || c.finish_reason != null || c.delta.refusal,
-  );
 }
 
 /**

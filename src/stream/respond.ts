@@ -20,6 +20,16 @@ export interface StreamWriter {
   error(error: HeddleError): Uint8Array;
 }
 
+/**
+ * Whether a chunk commits a stream: it carries content, a tool call, a refusal or a finish. Chunks before it (the
+ * role-only opener) are held back by the attempt loop, so a failover before it stays invisible to the client.
+ */
+export function hasContent(chunk: ChatChunk): boolean {
+  return chunk.choices.some(
+    (c) => (c.delta.content ?? '') !== '' || (c.delta.tool_calls?.length ?? 0) > 0 || c.finish_reason != null || c.delta.refusal,
+  );
+}
+
 /** One step of a stream body: the bytes to send now, and whether the answer has ended with them. */
 export interface StreamStep {
   bytes: Uint8Array[];
@@ -32,6 +42,8 @@ export interface StreamStep {
  */
 export class StreamBody {
   private readonly iterator: AsyncIterator<ChatChunk>;
+  /** Whether the first step (the chunks up to the first content) has been returned. */
+  private opened = false;
 
   constructor(
     chunks: AsyncIterable<ChatChunk>,
@@ -42,25 +54,33 @@ export class StreamBody {
     this.iterator = chunks[Symbol.asyncIterator]();
   }
 
-  /** The bytes of the next chunk that has any; never throws: a failure is the writer's error bytes, and the end. */
+  /**
+   * The bytes of the next chunk that has any; the first step gathers every chunk up to the first content (they were
+   * read before commit and are at hand), so that they leave in one write with the head. Never throws: a failure is
+   * the writer's error bytes, and the end.
+   */
   async next(): Promise<StreamStep> {
+    const bytes: Uint8Array[] = [];
     try {
       for (;;) {
         const next = await this.iterator.next();
         if (next.done) {
           this.trace.finish(200);
-          return { bytes: this.writer.end(), done: true };
+          bytes.push(...this.writer.end());
+          return { bytes, done: true };
         }
         if (next.value.usage) this.trace.usage = next.value.usage;
-        const bytes = this.writer.chunk(next.value);
-        if (bytes.length === 0) continue;
+        bytes.push(...this.writer.chunk(next.value));
+        if (bytes.length === 0 || !(this.opened || hasContent(next.value))) continue;
+        this.opened = true;
         this.trace.markFirstByte();
         return { bytes, done: false };
       }
     } catch (err) {
       const error = toHeddleError(err);
       this.trace.finish(error.status, error);
-      return { bytes: [this.writer.error(error)], done: true };
+      bytes.push(this.writer.error(error));
+      return { bytes, done: true };
     }
   }
 

@@ -45,6 +45,32 @@ describe('StreamBody', () => {
     expect(audit.map((r) => r.status)).toEqual([200]);
   });
 
+  it('gives the chunks before the first content in one step with it, so they leave with the head in one write', async () => {
+    const roleOnly: ChatChunk = { ...chunk(''), choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] };
+    async function* chunks() {
+      yield roleOnly;
+      yield roleOnly;
+      yield chunk('a');
+      yield chunk(''); // after the first content, every chunk with bytes is a step of its own
+      yield chunk('b');
+    }
+    const body = new StreamBody(chunks(), writer, trace([]), new Aborter());
+    const steps = [await body.next(), await body.next(), await body.next(), await body.next()];
+    expect(steps.map((s) => s.bytes.map((b) => new TextDecoder().decode(b)))).toEqual([['|', '|', 'a|'], ['|'], ['b|'], ['END']]);
+    expect(steps.map((s) => s.done)).toEqual([false, false, false, true]);
+  });
+
+  it('ends a stream that breaks before its first content with the held chunks and the error bytes', async () => {
+    async function* chunks() {
+      yield chunk('');
+      throw new HeddleError({ status: 504, type: 'upstream_error', message: 'idle', code: 'upstream_timeout' });
+    }
+    const body = new StreamBody(chunks(), writer, trace([]), new Aborter());
+    const step = await body.next();
+    expect(decode([step])).toBe('|ERROR 504');
+    expect(step.done).toBe(true);
+  });
+
   it("ends a broken stream with the writer's error bytes, never by throwing", async () => {
     const audit: AuditRecord[] = [];
     async function* chunks() {
