@@ -2,7 +2,9 @@
 //   mode "rate": open-loop constant arrival rate (requests are sent on schedule whatever the answers do),
 //                per-request latency from the moment the request is issued to the last body byte.
 //   mode "ttfb": streamed requests, `concurrency` at a time; time to the first body byte carrying SSE data,
-//                and to the first byte of actual content (first non-empty delta).
+//                and to the first byte of actual content (first non-empty delta); that time split at the upstream
+//                by the clock stamps in the upstream's first content chunk (before: send -> body at the upstream;
+//                after: content written by the upstream -> content here).
 // Config comes as JSON in argv[2].
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
@@ -143,12 +145,18 @@ async function runRate(c: RateConfig): Promise<void> {
 
 // First non-empty content delta (the upstream's first event is a role-only chunk with content "").
 const contentRe = /"content":"[^"]/;
+// The upstream's clock in its first content chunk (bench/overhead/upstream.ts): body arrived, chunk written (us).
+const stampRe = /\[t:(\d+):(\d+)\]/;
+const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 async function runTtfb(c: TtfbConfig): Promise<void> {
   const total = c.warmup + c.requests;
   const ttfb = new Float64Array(c.requests);
   const full = new Float64Array(c.requests);
   const ttfc = new Float64Array(c.requests);
+  const beforeUpstream = new Float64Array(c.requests);
+  const afterUpstream = new Float64Array(c.requests);
+  let stamps = 0;
   let next = 0;
   let n = 0;
   let errors = 0;
@@ -158,16 +166,21 @@ async function runTtfb(c: TtfbConfig): Promise<void> {
       const i = next++;
       try {
         const t0 = performance.now();
+        const sentUs = nowUs();
         const r = await pool.request({ method: 'POST', path, headers, body: c.body });
         let first = -1;
         let firstContent = -1;
+        let firstContentUs = 0;
         let text = '';
         for await (const chunk of r.body) {
           const s = (chunk as Buffer).toString('utf8');
           const now = performance.now() - t0;
           if (first < 0 && s.includes('data:')) first = now;
           text += s;
-          if (firstContent < 0 && contentRe.test(text)) firstContent = now;
+          if (firstContent < 0 && contentRe.test(text)) {
+            firstContent = now;
+            firstContentUs = nowUs();
+          }
         }
         const end = performance.now() - t0;
         if (r.statusCode !== 200 || !text.includes('[DONE]') || first < 0) {
@@ -178,6 +191,12 @@ async function runTtfb(c: TtfbConfig): Promise<void> {
           ttfb[n] = first;
           ttfc[n] = firstContent;
           full[n] = end;
+          const stamp = stampRe.exec(text);
+          if (stamp) {
+            beforeUpstream[stamps] = (Number(stamp[1]) - sentUs) / 1000;
+            afterUpstream[stamps] = (firstContentUs - Number(stamp[2])) / 1000;
+            stamps++;
+          }
           n++;
         }
       } catch {
@@ -195,6 +214,7 @@ async function runTtfb(c: TtfbConfig): Promise<void> {
       bad,
       ttfbMs: summary(sortedMs(ttfb, n)),
       ttfcMs: summary(sortedMs(ttfc, n)),
+      ...(stamps > 0 ? { beforeUpstreamMs: summary(sortedMs(beforeUpstream, stamps)), afterUpstreamMs: summary(sortedMs(afterUpstream, stamps)) } : {}),
       totalMs: summary(sortedMs(full, n)),
     })}\n`,
   );

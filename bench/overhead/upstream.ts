@@ -1,6 +1,7 @@
 // Fixed-answer OpenAI-compatible upstream for the overhead benchmark. Runs in its own process.
 // POST /v1/chat/completions -> a fixed chat.completion, or (when the body asks "stream": true) a fixed
-// SSE stream: the first chunk at once, then the rest CHUNK_GAP_MS apart, then [DONE].
+// SSE stream: the first chunk at once, then the rest CHUNK_GAP_MS apart, then [DONE]. The first content chunk carries
+// the upstream's clock (see `stamped`).
 // GET /v1/models -> a one-model list. GET /health, /api/tags and /v1/load answer the health probes Heddle sends a
 // FastLLM node and an Ollama server (the default policy's two local targets both point here). Anything else -> 404.
 import http from 'node:http';
@@ -23,9 +24,19 @@ function chunk(delta: Record<string, unknown>, finish: string | null): string {
   })}\n\n`;
 }
 
+/**
+ * The first content chunk, written with two times on the machine's monotonic clock (process.hrtime, microseconds;
+ * one clock for every process): when the request's body had arrived here and when this chunk was written. The
+ * load generator splits a gateway's added time to first content with them: before the upstream (the request path)
+ * and after it (the answer path). A gateway passes content through as it is.
+ */
+function stamped(arrivedUs: bigint): Buffer {
+  return Buffer.from(chunk({ content: `Hello [t:${arrivedUs}:${process.hrtime.bigint() / 1000n}]` }, null));
+}
+
 const sse: Buffer[] = [
   chunk({ role: 'assistant', content: '' }, null),
-  chunk({ content: 'Hello' }, null),
+  '', // the first content chunk: `stamped`, at send time
   chunk({ content: '! This is' }, null),
   chunk({ content: ' a fixed stream.' }, null),
   chunk({}, 'stop'),
@@ -34,7 +45,7 @@ const sse: Buffer[] = [
 
 const streamRe = /"stream"\s*:\s*true/;
 
-function sendStream(res: http.ServerResponse): void {
+function sendStream(res: http.ServerResponse, arrivedUs: bigint): void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   let i = 0;
   const next = (): void => {
@@ -43,7 +54,7 @@ function sendStream(res: http.ServerResponse): void {
       res.end();
       return;
     }
-    res.write(c);
+    res.write(i === 2 ? stamped(arrivedUs) : c);
     if (gapMs > 0) setTimeout(next, gapMs);
     else next();
   };
@@ -55,9 +66,10 @@ const server = http.createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (d: Buffer) => parts.push(d));
     req.on('end', () => {
+      const arrivedUs = process.hrtime.bigint() / 1000n;
       const body = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
       if (streamRe.test(body.toString('latin1'))) {
-        sendStream(res);
+        sendStream(res, arrivedUs);
         return;
       }
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': completion.length });
