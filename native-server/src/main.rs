@@ -64,6 +64,15 @@ enum Cmd {
         /// Streams at once, e.g. 1,8,16: total decode tokens/s of each level through the real scheduler.
         #[arg(long, value_delimiter = ',')]
         concurrency: Option<Vec<usize>>,
+        /// With --concurrency: sample at this temperature (0: greedy), seeded per stream, as generation does.
+        #[arg(long, default_value_t = 0.0)]
+        temperature: f32,
+        /// With --concurrency and a temperature: nucleus sampling's top_p.
+        #[arg(long, default_value_t = 1.0)]
+        top_p: f32,
+        /// With --concurrency and a temperature: top_k (0: off).
+        #[arg(long, default_value_t = 0)]
+        top_k: usize,
     },
 }
 
@@ -120,8 +129,9 @@ fn main() {
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(fastllm::server::run(cfg)))
         }
-        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: Some(levels) } => {
-            let cfg = fastllm::bench::concurrency::ConcurrencyConfig { model_dir: model.clone(), prompt_tokens, new_tokens, levels, device, dtype };
+        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: Some(levels), temperature, top_p, top_k } => {
+            let sampling = fastllm::engine::SamplingParams { temperature, top_p, top_k, ..Default::default() };
+            let cfg = fastllm::bench::concurrency::ConcurrencyConfig { model_dir: model.clone(), prompt_tokens, new_tokens, levels, device, dtype, sampling };
             fastllm::bench::concurrency::run(&cfg).map(|rows| {
                 // Ratios against the mean of the single-stream rows (levels may repeat).
                 let singles: Vec<_> = rows.iter().filter(|r| r.concurrency == 1).collect();
@@ -144,7 +154,7 @@ fn main() {
                 }
             })
         }
-        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: None } => {
+        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: None, .. } => {
             let cfg = fastllm::bench::BenchConfig { model_dir: model.clone(), prompt_tokens, new_tokens, device, dtype };
             fastllm::bench::run(&cfg).map(|r| {
                 // Decode runs on every core, so its ceiling uses all-core bandwidth; one core's is shown beside it.

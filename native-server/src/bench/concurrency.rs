@@ -1,6 +1,6 @@
-//! `fastllm bench --concurrency 1,8,16`: N greedy streams at once through the real scheduler (admission, chunked
-//! prefill, batched decode, sampling, detokenization), on random weights with a real config's shapes. All levels
-//! run in one process on one loaded model, so their ratios compare like with like.
+//! `fastllm bench --concurrency 1,8,16`: N streams at once (greedy, or sampled with `--temperature`) through the
+//! real scheduler (admission, chunked prefill, batched decode, sampling, detokenization), on random weights with a
+//! real config's shapes. All levels run in one process on one loaded model, so their ratios compare like with like.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +21,8 @@ pub struct ConcurrencyConfig {
     pub levels: Vec<usize>,
     pub device: DeviceChoice,
     pub dtype: DtypeChoice,
+    /// Temperature (0: greedy), top_p and top_k of every stream; each stream gets its own seed.
+    pub sampling: SamplingParams,
 }
 
 /// One level. The decode window runs from the moment every stream has its first token (all prompts prefilled)
@@ -71,11 +73,12 @@ fn next_text(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Event>) -> anyhow::Re
 }
 
 /// What each stream of a level does.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Workload {
     prompt_tokens: usize,
     new_tokens: usize,
     vocab: usize,
+    sampling: SamplingParams,
 }
 
 /// Snapshot of the clocks and counters a level is measured with.
@@ -90,12 +93,12 @@ fn mark(metrics: &Metrics) -> Mark {
     Mark { at: Instant::now(), cpu: cpu_seconds(), generated: metrics.generated_tokens(), prefill_s: metrics.prefill_seconds() }
 }
 
-fn run_level(engine: &ChatHandle, metrics: &Metrics, n: usize, w: Workload) -> anyhow::Result<LevelResult> {
+fn run_level(engine: &ChatHandle, metrics: &Metrics, n: usize, w: &Workload) -> anyhow::Result<LevelResult> {
     let start = mark(metrics);
     let mut streams = (0..n)
         .map(|s| {
             let prompt = (0..w.prompt_tokens).map(|j| ((j * 7919 + s * 104_729 + 1) % w.vocab) as u32).collect();
-            let sampling = SamplingParams { temperature: 0.0, ..Default::default() };
+            let sampling = SamplingParams { seed: Some(s as u64), ..w.sampling.clone() };
             let req = GenerateRequest { prompt, max_new_tokens: w.new_tokens, sampling, stop: vec![], ignore_eos: true, tools: false, grammar: None };
             engine.submit(req).map_err(anyhow::Error::from)
         })
@@ -130,11 +133,11 @@ pub fn run(cfg: &ConcurrencyConfig) -> anyhow::Result<Vec<LevelResult>> {
     let RandomModel { files, arch, model, .. } = random_model(&cfg.model_dir, cfg.device, cfg.dtype, context)?;
     let vocab = model.cfg.vocab_size;
     let prompter = Arc::new(synthetic_prompter(vocab)?);
-    let work = Workload { prompt_tokens: cfg.prompt_tokens, new_tokens: cfg.new_tokens, vocab };
+    let work = Workload { prompt_tokens: cfg.prompt_tokens, new_tokens: cfg.new_tokens, vocab, sampling: cfg.sampling.clone() };
     let metrics = Arc::new(Metrics::default());
     let engine_cfg = EngineConfig { max_running: most, max_waiting: most, kv_cache_tokens: None, prefill_chunk: DEFAULT_PREFILL_CHUNK };
     let engine = ChatHandle::spawn(ChatModel { model, prompter, files, arch }, &engine_cfg, metrics.clone());
     // Warm-up: thread pools, allocator, first touch of the weights.
-    run_level(&engine, &metrics, 1, Workload { prompt_tokens: 8, new_tokens: 3, vocab })?;
-    cfg.levels.iter().map(|&n| run_level(&engine, &metrics, n, work)).collect()
+    run_level(&engine, &metrics, 1, &Workload { prompt_tokens: 8, new_tokens: 3, ..work.clone() })?;
+    cfg.levels.iter().map(|&n| run_level(&engine, &metrics, n, &work)).collect()
 }

@@ -10,6 +10,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rayon::prelude::*;
+
 use super::chat::{ChatModel, Prompter};
 use super::output::Output;
 use super::sampler::Sampler;
@@ -183,9 +185,11 @@ impl Scheduler {
             Ok(rows) => {
                 // Counted before any token goes out, so a client that has its last token sees it in /metrics.
                 self.metrics.record_decode(tokens.len(), t0.elapsed().as_secs_f64());
-                for (seq, mut logits) in decoding.zip(rows) {
-                    sample_next(&self.prompter, self.model.model.max_context, seq, &mut logits);
-                }
+                // Each sequence's grammar mask, draw and detokenization are its own: spread over the cores, which
+                // the forward pass has just let go (a mask over a 152k vocabulary can take a millisecond).
+                let (prompter, max_context) = (&*self.prompter, self.model.model.max_context);
+                let picks: Vec<_> = decoding.zip(rows).collect();
+                picks.into_par_iter().for_each(|(seq, mut logits)| sample_next(prompter, max_context, seq, &mut logits));
             }
             Err(e) => decoding.for_each(|seq| seq.fail("decode", &e)),
         }
