@@ -129,14 +129,33 @@ impl Sampler {
     }
 }
 
+/// The index of the largest logit, the first one on ties; NaNs never win (all-NaN or a NaN first: 0).
+/// Written so that it vectorizes: a batched decode step runs it once per sequence over the whole vocabulary (152k
+/// logits for Qwen2.5: ~250 µs as a scalar loop, 16x that per step at 16 streams, on the scheduler thread).
 pub fn argmax(logits: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &l) in logits.iter().enumerate() {
-        if l > logits[best] {
-            best = i;
+    const LANES: usize = 8;
+    const CHUNK: usize = 64;
+    let Some(&first) = logits.first() else { return 0 };
+    // The largest value: eight running maxima, one vector register. A comparison with NaN is false, so NaNs are
+    // skipped, and a NaN first value is never replaced.
+    let mut m = [first; LANES];
+    let chunks = logits.chunks_exact(LANES);
+    for &v in chunks.remainder() {
+        if v > m[0] {
+            m[0] = v;
         }
     }
-    best as u32
+    for c in chunks {
+        for (m, &v) in m.iter_mut().zip(c) {
+            if v > *m {
+                *m = v;
+            }
+        }
+    }
+    let best = m.iter().fold(first, |a, &b| if b > a { b } else { a });
+    // Its first index: the first chunk holding it (a branch-free test per chunk), then the place in that chunk.
+    let Some(at) = logits.chunks(CHUNK).position(|c| c.iter().fold(false, |hit, &v| hit | (v == best))) else { return 0 };
+    (at * CHUNK + logits[at * CHUNK..].iter().position(|&v| v == best).unwrap_or(0)) as u32
 }
 
 #[cfg(test)]
@@ -154,6 +173,23 @@ mod tests {
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
+    }
+
+    #[test]
+    fn argmax_is_the_first_largest_and_skips_nans() {
+        // The plain loop it replaces.
+        let reference = |l: &[f32]| (0..l.len()).fold(0, |best, i| if l[i] > l[best] { i } else { best }) as u32;
+        let mut long: Vec<f32> = (0..1000).map(|i| ((i * 7919) % 997) as f32 * 0.01 - 3.0).collect();
+        let mut cases = vec![vec![], vec![1.0], vec![f32::NAN, 1.0], vec![1.0, f32::NAN, 2.0], vec![-0.0, 0.0], vec![0.0, -0.0, 1.0, 1.0]];
+        cases.push(vec![f32::NEG_INFINITY; 9]);
+        cases.push(long.clone());
+        for (at, v) in [(999, 50.0), (3, 60.0), (700, 60.0), (64, f32::INFINITY), (0, f32::NAN)] {
+            long[at] = v;
+            cases.push(long.clone());
+        }
+        for l in &cases {
+            assert_eq!(argmax(l), reference(l), "{l:?}");
+        }
     }
 
     #[test]
