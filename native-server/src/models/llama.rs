@@ -7,8 +7,7 @@ use candle_nn::{Embedding, Linear, RmsNorm, VarBuilder};
 use serde::Deserialize;
 
 use super::decode_attention::{self, decode_attention, rope_rows, window_start, Heads, SeqKv};
-use super::packed::{pack, PackedWeight};
-use super::swiglu::silu_mul;
+use super::packed::{pack, pack_gate_up, PackedWeight};
 use super::{ChatArch, KvCache};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,9 +116,15 @@ struct Attention {
 }
 
 struct Mlp {
-    gate: Proj,
-    up: Proj,
+    gate_up: GateUp,
     down: Proj,
+}
+
+/// SwiGLU's gate and up projections: on the CPU, one packed matrix whose product is silu(gate) * up
+/// (`Packed::gate_up`); elsewhere candle's two linear layers and ops.
+enum GateUp {
+    Candle { gate: Linear, up: Linear },
+    Packed(PackedWeight),
 }
 
 struct Layer {
@@ -160,30 +165,55 @@ enum Embed {
 
 /// `lin` applied to x (.., in) -> (.., out).
 fn apply(lin: &Proj, x: &Tensor) -> candle_core::Result<Tensor> {
+    match lin {
+        Proj::Packed { w, bias: Some(b) } => apply_packed(w, x)?.broadcast_add(b),
+        Proj::Packed { w, bias: None } => apply_packed(w, x),
+        Proj::Candle(lin) => lin.forward(x),
+    }
+}
+
+/// A packed weight's product with x (.., in) -> (.., width).
+fn apply_packed(w: &PackedWeight, x: &Tensor) -> candle_core::Result<Tensor> {
     let dims = x.dims();
     let (&k, lead) = dims.split_last().expect("activations have a feature dimension");
     let rows: usize = lead.iter().product();
-    let (w, bias) = match lin {
-        Proj::Packed { w, bias } => (w, bias),
-        Proj::Candle(lin) => return lin.forward(x),
-    };
     let y = x.reshape((rows, k))?.contiguous()?.apply_op1_no_bwd(w)?;
-    let y = match bias {
-        Some(b) => y.broadcast_add(b)?,
-        None => y,
-    };
     let mut shape = lead.to_vec();
-    shape.push(y.dim(1)?);
+    shape.push(w.width());
     y.reshape(shape)
+}
+
+/// Whether `weight` is packed: on the CPU, where activations are f32 (`act`).
+fn packable(weight: &Tensor, act: DType) -> bool {
+    weight.device().is_cpu() && act == DType::F32 && matches!(weight.dtype(), DType::F32 | DType::BF16)
 }
 
 /// Packs `weight` where the CPU computes in f32 (`act`), else wraps it for candle.
 fn proj(weight: Tensor, bias: Option<Tensor>, act: DType) -> candle_core::Result<Proj> {
-    let packable = weight.device().is_cpu() && act == DType::F32 && matches!(weight.dtype(), DType::F32 | DType::BF16);
-    if !packable {
+    if !packable(&weight, act) {
         return Ok(Proj::Candle(Linear::new(weight, bias)));
     }
     Ok(Proj::Packed { w: pack(&weight)?, bias })
+}
+
+/// SwiGLU's gate and up projections of `vb` ("mlp"), each (i, h).
+fn gate_up(vb: &VarBuilder, act: DType, h: usize, i: usize) -> candle_core::Result<GateUp> {
+    let gate = vb.pp("gate_proj").get((i, h), "weight")?;
+    let up = vb.pp("up_proj").get((i, h), "weight")?;
+    if !packable(&gate, act) {
+        return Ok(GateUp::Candle { gate: Linear::new(gate, None), up: Linear::new(up, None) });
+    }
+    Ok(GateUp::Packed(pack_gate_up(&gate, &up)?))
+}
+
+impl GateUp {
+    /// silu(x·gateᵀ) * (x·upᵀ).
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Packed(w) => apply_packed(w, x),
+            Self::Candle { gate, up } => candle_nn::ops::silu(&gate.forward(x)?)? * up.forward(x)?,
+        }
+    }
 }
 
 /// Weight in `vb`'s dtype, bias (if any) in the activation dtype `act`.
@@ -256,8 +286,7 @@ impl LlamaModel {
             };
             let mv = lv.pp("mlp");
             let mlp = Mlp {
-                gate: linear(&mv, dtype, "gate_proj", h, cfg.intermediate_size, false)?,
-                up: linear(&mv, dtype, "up_proj", h, cfg.intermediate_size, false)?,
+                gate_up: gate_up(&mv, dtype, h, cfg.intermediate_size)?,
                 down: linear(&mv, dtype, "down_proj", cfg.intermediate_size, h, false)?,
             };
             let ln1 = rms_norm(lv.pp("input_layernorm"))?;
@@ -358,8 +387,12 @@ impl LlamaModel {
         for c in caches.iter_mut() {
             c.len += 1;
         }
-        let logits = apply(&self.lm_head, &self.norm.forward(&x)?)?;
-        logits.squeeze(1)?.to_dtype(DType::F32)?.to_vec2()
+        let x = self.norm.forward(&x)?;
+        match &self.lm_head {
+            // Straight into one vector per sequence: no (B, vocab) tensor to copy out.
+            Proj::Packed { w, bias: None } => Ok(w.matmul_rows(&x.flatten_all()?.to_vec1::<f32>()?, b)),
+            lm_head => apply(lm_head, &x)?.squeeze(1)?.to_dtype(DType::F32)?.to_vec2(),
+        }
     }
 
     /// Embedding rows gathered in the weights' dtype, widened to the activation dtype.
@@ -391,7 +424,7 @@ impl LlamaModel {
             x = (x + hs)?;
             let hs = layer.ln2.forward(&x)?;
             let m = &layer.mlp;
-            let hs = apply(&m.down, &silu_mul(&apply(&m.gate, &hs)?, &apply(&m.up, &hs)?)?)?;
+            let hs = apply(&m.down, &m.gate_up.forward(&hs)?)?;
             x = (x + hs)?;
         }
         Ok(x)

@@ -1,41 +1,13 @@
-//! SwiGLU's elementwise half, silu(gate) * up, as one CPU pass for f32 activations: candle runs it as two ops
-//! with a scalar exp (here: the vector exp in `simd`, shared with decode attention), which at 16 decode rows costs about as much as a small projection.
+//! SwiGLU's elementwise half, silu(gate) * up, on f32 slices: the packed gate/up matmul (`packed::Packed::gate_up`)
+//! applies it to each task's columns on the way out. candle runs it as two ops with a scalar exp; here it is one
+//! pass with the vector exp in `simd`, shared with decode attention.
 //!
-//! Every element goes through the same function whatever its position (the tail is padded to a full vector),
-//! so a sequence's result does not depend on what it is batched with.
+//! Every element goes through the same function whatever its position (the tail is padded to a full vector), so a
+//! sequence's result does not depend on what it is batched with or on which columns a task holds.
 
-use candle_core::{bail, CpuStorage, CustomOp2, Layout, Shape, Tensor};
-
-/// silu(gate) * up, fused on the CPU in f32; candle's ops elsewhere.
-pub fn silu_mul(gate: &Tensor, up: &Tensor) -> candle_core::Result<Tensor> {
-    if gate.device().is_cpu() && gate.dtype() == candle_core::DType::F32 {
-        return gate.apply_op2_no_bwd(up, &SiluMul);
-    }
-    candle_nn::ops::silu(gate)? * up
-}
-
-struct SiluMul;
-
-impl CustomOp2 for SiluMul {
-    fn name(&self) -> &'static str {
-        "silu-mul"
-    }
-
-    fn cpu_fwd(&self, g: &CpuStorage, gl: &Layout, u: &CpuStorage, ul: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        if gl.shape() != ul.shape() {
-            bail!("silu-mul: shapes {:?} and {:?} differ", gl.shape(), ul.shape());
-        }
-        let (Some((g0, g1)), Some((u0, u1))) = (gl.contiguous_offsets(), ul.contiguous_offsets()) else {
-            bail!("silu-mul needs contiguous inputs")
-        };
-        let (g, u) = (&g.as_slice::<f32>()?[g0..g1], &u.as_slice::<f32>()?[u0..u1]);
-        let mut y = vec![0f32; g.len()];
-        apply(g, u, &mut y);
-        Ok((CpuStorage::F32(y), gl.shape().clone()))
-    }
-}
-
-fn apply(g: &[f32], u: &[f32], y: &mut [f32]) {
+/// y = silu(g) * u, elementwise.
+pub fn silu_mul(g: &[f32], u: &[f32], y: &mut [f32]) {
+    assert!(g.len() == y.len() && u.len() == y.len(), "silu-mul: lengths differ");
     #[cfg(target_arch = "x86_64")]
     if crate::models::simd::avx2_fma() {
         // Safety: the features were detected.
@@ -80,7 +52,7 @@ mod avx2 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::Device;
+    use candle_core::{Device, Tensor};
 
     #[test]
     fn matches_candles_silu_times_up() {
@@ -92,10 +64,11 @@ mod tests {
             if n > 1 {
                 gv[1] = 100.0;
             }
-            let g = Tensor::new(gv, &dev).unwrap();
-            let u = Tensor::randn(0f32, 1.0, n, &dev).unwrap();
+            let uv: Vec<f32> = Tensor::randn(0f32, 1.0, n, &dev).unwrap().to_vec1().unwrap();
+            let (g, u) = (Tensor::new(gv.as_slice(), &dev).unwrap(), Tensor::new(uv.as_slice(), &dev).unwrap());
             let want: Vec<f32> = (candle_nn::ops::silu(&g).unwrap() * &u).unwrap().to_vec1().unwrap();
-            let got: Vec<f32> = silu_mul(&g, &u).unwrap().to_vec1().unwrap();
+            let mut got = vec![0f32; n];
+            silu_mul(&gv, &uv, &mut got);
             for (i, (a, b)) in got.iter().zip(&want).enumerate() {
                 assert!((a - b).abs() <= 1e-6 * b.abs().max(1e-3), "n={n} [{i}]: {a} vs {b}");
             }
@@ -103,15 +76,17 @@ mod tests {
     }
 
     #[test]
-    fn rows_do_not_depend_on_the_batch() {
+    fn elements_do_not_depend_on_the_slice() {
         let dev = Device::Cpu;
-        let (rows, i) = (5, 13);
-        let g = Tensor::randn(0f32, 3.0, (rows, i), &dev).unwrap();
-        let u = Tensor::randn(0f32, 1.0, (rows, i), &dev).unwrap();
-        let all: Vec<Vec<f32>> = silu_mul(&g, &u).unwrap().to_vec2().unwrap();
-        for (r, row) in all.iter().enumerate() {
-            let one: Vec<f32> = silu_mul(&g.narrow(0, r, 1).unwrap(), &u.narrow(0, r, 1).unwrap()).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-            assert_eq!(&one, row, "row {r}");
+        let n = 37;
+        let g: Vec<f32> = Tensor::randn(0f32, 3.0, n, &dev).unwrap().to_vec1().unwrap();
+        let u: Vec<f32> = Tensor::randn(0f32, 1.0, n, &dev).unwrap().to_vec1().unwrap();
+        let mut all = vec![0f32; n];
+        silu_mul(&g, &u, &mut all);
+        for (a, b) in [(0, 1), (3, 12), (5, 37), (30, 37)] {
+            let mut part = vec![0f32; b - a];
+            silu_mul(&g[a..b], &u[a..b], &mut part);
+            assert_eq!(part, all[a..b], "{a}..{b}");
         }
     }
 }
