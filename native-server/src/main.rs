@@ -65,13 +65,13 @@ enum Cmd {
         #[arg(long, value_delimiter = ',')]
         concurrency: Option<Vec<usize>>,
         /// With --concurrency: sample at this temperature (0: greedy), seeded per stream, as generation does.
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, requires = "concurrency", default_value_t = 0.0)]
         temperature: f32,
         /// With --concurrency and a temperature: nucleus sampling's top_p.
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, requires = "concurrency", default_value_t = 1.0)]
         top_p: f32,
         /// With --concurrency and a temperature: top_k (0: off).
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, requires = "concurrency", default_value_t = 0)]
         top_k: usize,
     },
 }

@@ -125,14 +125,13 @@ impl Sampler {
             }
             cutoff = if cutoff < 1e-30 { 0.0 } else { cutoff / 64.0 };
         }
-        let mut ranked = false;
-        if top_k > 0 && top_k < cands.len() {
-            cands.select_nth_unstable_by(top_k - 1, ranking);
-            cands.truncate(top_k);
-        }
-        if top_k > 0 {
+        let ranked = top_k > 0;
+        if ranked {
+            if top_k < cands.len() {
+                cands.select_nth_unstable_by(top_k - 1, ranking);
+                cands.truncate(top_k);
+            }
             cands.sort_unstable_by(ranking);
-            ranked = true;
         }
         // top_p applies to the distribution left after top_k, renormalized (as transformers does).
         let kept: f32 = if top_k > 0 { cands.iter().map(|c| c.1).sum() } else { total };
@@ -179,7 +178,16 @@ fn weigh(logits: &[f32], best: f32, temperature: f32, weights: &mut Vec<f32>) {
         return;
     }
     for (w, &l) in weights.iter_mut().zip(logits) {
-        *w = if l == f32::NEG_INFINITY { 0.0 } else { ((l - best) * inv_t).exp() };
+        *w = weight(l, best, inv_t);
+    }
+}
+
+/// One token's weight, e^((l - best) / temperature), exactly 0 when masked.
+fn weight(l: f32, best: f32, inv_t: f32) -> f32 {
+    if l == f32::NEG_INFINITY {
+        0.0
+    } else {
+        ((l - best) * inv_t).exp()
     }
 }
 
@@ -198,8 +206,7 @@ unsafe fn weigh_avx2(logits: &[f32], best: f32, inv_t: f32, weights: &mut [f32])
         _mm256_storeu_ps(weights.as_mut_ptr().add(i), e);
     }
     for i in n8..logits.len() {
-        let l = logits[i];
-        weights[i] = if l == f32::NEG_INFINITY { 0.0 } else { ((l - best) * inv_t).exp() };
+        weights[i] = weight(logits[i], best, inv_t);
     }
 }
 

@@ -427,34 +427,32 @@ pub enum PackedWeight {
     BF16(Packed<bf16>),
 }
 
+/// `$body` with `$p` bound to the packed weight, whichever its element type.
+macro_rules! each_dtype {
+    ($w:expr, $p:ident => $body:expr) => {
+        match $w {
+            PackedWeight::F32($p) => $body,
+            PackedWeight::BF16($p) => $body,
+        }
+    };
+}
+
 impl PackedWeight {
     /// Columns of the product.
     pub fn width(&self) -> usize {
-        match self {
-            Self::F32(p) => p.width,
-            Self::BF16(p) => p.width,
-        }
+        each_dtype!(self, p => p.width)
     }
 
     pub fn matmul(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        match self {
-            Self::F32(p) => p.matmul(x, rows),
-            Self::BF16(p) => p.matmul(x, rows),
-        }
+        each_dtype!(self, p => p.matmul(x, rows))
     }
 
     pub fn matmul_rows(&self, x: &[f32], rows: usize) -> Vec<Vec<f32>> {
-        match self {
-            Self::F32(p) => p.matmul_rows(x, rows),
-            Self::BF16(p) => p.matmul_rows(x, rows),
-        }
+        each_dtype!(self, p => p.matmul_rows(x, rows))
     }
 
     pub fn row(&self, o: usize) -> Vec<f32> {
-        match self {
-            Self::F32(p) => p.row(o),
-            Self::BF16(p) => p.row(o),
-        }
+        each_dtype!(self, p => p.row(o))
     }
 }
 
@@ -467,10 +465,7 @@ impl CustomOp1 for PackedWeight {
     fn cpu_fwd(&self, xs: &CpuStorage, xl: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let (rows, k) = xl.shape().dims2()?;
         let Some((x0, x1)) = xl.contiguous_offsets() else { bail!("packed-matmul needs contiguous activations") };
-        let wk = match self {
-            Self::F32(p) => p.k,
-            Self::BF16(p) => p.k,
-        };
+        let wk = each_dtype!(self, p => p.k);
         if k != wk {
             bail!("packed-matmul: activations are {:?} but weights have k = {wk}", xl.shape());
         }
