@@ -4,16 +4,29 @@ import { write } from 'node:fs';
 // write to a pipe whose reader is slow (a log shipper, a paused terminal) or to a file under dirty-page
 // throttling stalls every request in flight; here the lines of up to FLUSH_MS are joined and handed to fs.write
 // (libuv's thread pool), one write in flight at a time, so lines stay in order. Batching by time rather than by
-// event-loop turn keeps the thread-pool round trips to ~100/s whatever the request rate. While the sink lags,
-// lines wait in memory up to `maxPendingChars`; past that they are dropped and counted (a warning says how many
-// when the sink catches up), because a gateway that grows without bound or stops answering is worse than a gap in
-// its log. A sink that is gone (EPIPE, EBADF) ends the writer; the gateway keeps serving.
+// event-loop turn or by write completion keeps the thread-pool round trips to ~100/s whatever the request rate
+// (writing again as soon as the last write completed made a write every turn or two under load). While the sink
+// lags, lines wait in memory up to `maxPendingChars`; past that they are dropped and counted (a warning says how
+// many when the sink catches up), because a gateway that grows without bound or stops answering is worse than a
+// gap in its log. A sink that is gone (EPIPE, EBADF) ends the writer; the gateway keeps serving.
+
+/** fs.write's callback form, the one call the writer makes (tests count the calls). */
+export type WriteFn = (
+  fd: number,
+  buffer: Buffer,
+  offset: number,
+  length: number,
+  position: null,
+  callback: (err: NodeJS.ErrnoException | null, written: number) => void,
+) => void;
 
 export interface AuditWriterOptions {
   /** Characters of lines (UTF-16 units; bytes for ASCII) waiting for the sink before new ones are dropped. */
   maxPendingChars?: number;
   /** Where problems with the sink are reported (never the lines themselves). */
   warn: (message: string, fields: Record<string, unknown>) => void;
+  /** Default: node:fs write. */
+  write?: WriteFn;
 }
 
 /** How long lines gather before they are written. */
@@ -32,12 +45,14 @@ export class AuditWriter {
   private onIdle: (() => void) | undefined;
   private dropped = 0;
   private readonly maxPendingChars: number;
+  private readonly write: WriteFn;
 
   constructor(
     private readonly fd: number,
     private readonly options: AuditWriterOptions,
   ) {
     this.maxPendingChars = options.maxPendingChars ?? 16 * 1024 * 1024;
+    this.write = options.write ?? write;
   }
 
   /** Adds one line (without its newline). */
@@ -48,8 +63,8 @@ export class AuditWriter {
       return;
     }
     this.waiting += `${text}\n`;
-    // While a write is in flight its completion takes what waits; otherwise a flush FLUSH_MS from the first line.
-    if (this.inFlight === 0 && this.timer === undefined) this.timer = setTimeout(this.flush, FLUSH_MS);
+    // While a write is in flight its completion schedules what waits; otherwise a flush FLUSH_MS from the first line.
+    if (this.inFlight === 0) this.timer ??= setTimeout(this.flush, FLUSH_MS);
   }
 
   /** Characters accepted but not yet written. */
@@ -85,7 +100,7 @@ export class AuditWriter {
 
   /** Writes `buf` to the end (write(2) may take part of it), then whatever waited meanwhile. */
   private writeAll(buf: Buffer): void {
-    write(this.fd, buf, 0, buf.length, null, (err, written) => {
+    this.write(this.fd, buf, 0, buf.length, null, (err, written) => {
       if (err) {
         if (err.code === 'EAGAIN') {
           setTimeout(() => this.writeAll(buf), RETRY_MS);
@@ -103,7 +118,7 @@ export class AuditWriter {
         this.options.warn('audit lines dropped: the audit sink did not keep up', { dropped: this.dropped });
         this.dropped = 0;
       }
-      this.flush();
+      if (this.waiting !== '') this.timer ??= setTimeout(this.flush, FLUSH_MS);
       this.notifyIdle();
     });
   }

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, createReadStream, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, createReadStream, mkdtempSync, openSync, readFileSync, write } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditWriter } from '../../../src/node/audit-writer.js';
+import { AuditWriter, type WriteFn } from '../../../src/node/audit-writer.js';
 
 // The Node entry's audit lines: every line arrives whole and in order, the event loop never waits on the sink,
 // memory stays bounded when the sink stops reading, and a broken sink neither throws nor stops the gateway.
@@ -62,6 +62,38 @@ describe('AuditWriter', () => {
     await writer.drained();
     expect(writer.pendingChars()).toBe(0);
     expect(readFileSync(path, 'utf8')).toBe(`${expected.join('\n')}\n`);
+  });
+
+  it('batches by time: lines offered over many turns and quick writes make ~one write per 10 ms, not one per turn', async () => {
+    const path = join(dir(), 'audit.log');
+    const fd = openSync(path, 'w');
+    fds.push(fd);
+    let writes = 0;
+    const counting: WriteFn = (...args) => {
+      writes++;
+      write(...args);
+    };
+    const writer = new AuditWriter(fd, { warn: () => undefined, write: counting });
+    const expected: string[] = [];
+    const started = performance.now();
+    let turns = 0;
+    // Three lines per event-loop turn for 100 ms: thousands of turns, each of which could start a write.
+    while (performance.now() - started < 100) {
+      for (let i = 0; i < 3; i++) {
+        const line = record(expected.length);
+        expected.push(line);
+        writer.line(line);
+      }
+      turns++;
+      await turn();
+    }
+    await writer.drained();
+    const elapsed = performance.now() - started;
+    expect(readFileSync(path, 'utf8')).toBe(`${expected.join('\n')}\n`);
+    expect(turns).toBeGreaterThan(100);
+    // At most one write per 10 ms window (plus the last), however many turns offered lines.
+    expect(writes).toBeGreaterThan(0);
+    expect(writes).toBeLessThanOrEqual(Math.ceil(elapsed / 10) + 1);
   });
 
   it('keeps the event loop running while the sink does not read, then delivers everything in order', async () => {
