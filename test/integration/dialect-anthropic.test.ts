@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sseEvents } from '../../src/stream/sse.js';
+import { sseBatches } from '../../src/stream/sse.js';
 import type { FakeOpenAi } from '../support/fake-openai.js';
 import { startGatewayOverFakeOpenAi, type TestGateway } from '../support/gateway.js';
 
@@ -51,7 +51,9 @@ async function* bytes(body: ReadableStream<Uint8Array>): AsyncIterable<Uint8Arra
 async function events(res: Response): Promise<Array<{ event: string | undefined; data: Record<string, unknown> }>> {
   const out: Array<{ event: string | undefined; data: Record<string, unknown> }> = [];
   if (!res.body) return out;
-  for await (const e of sseEvents(bytes(res.body))) out.push({ event: e.event, data: JSON.parse(e.data) as Record<string, unknown> });
+  for await (const batch of sseBatches(bytes(res.body))) {
+    for (const e of batch) out.push({ event: e.event, data: JSON.parse(e.data) as Record<string, unknown> });
+  }
   return out;
 }
 

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import type { ChatChunk, ChatRequest } from '../../dialects/openai/schema.js';
 import { HeddleError } from '../../errors.js';
-import { sseEvents } from '../../stream/sse.js';
+import { sseBatches } from '../../stream/sse.js';
 import type { UpstreamResponse } from '../http.js';
 import type { CallContext, ProviderAdapter } from '../types.js';
 import { brokenAnswer, parseEventJson, readJson, send, streamFailure } from '../upstream.js';
@@ -74,11 +74,13 @@ const eventType = z.looseObject({ type: z.string() });
 async function* translateStream(ctx: CallContext, res: UpstreamResponse, includeUsage: boolean): AsyncIterable<ChatChunk> {
   const translator = new AnthropicStreamTranslator({ includeUsage, target: ctx.target.name });
   try {
-    for await (const sse of sseEvents(res.chunks())) {
-      const event = parseEvent(ctx, sse.data);
-      if (!event) continue;
-      yield* translator.push(event);
-      if (translator.done) return;
+    for await (const batch of sseBatches(res.chunks())) {
+      for (const sse of batch) {
+        const event = parseEvent(ctx, sse.data);
+        if (!event) continue;
+        yield* translator.push(event);
+        if (translator.done) return;
+      }
     }
   } catch (err) {
     throw streamFailure(ctx, err);

@@ -1,6 +1,6 @@
 import type { ChatChunk } from '../../dialects/openai/schema.js';
 import { HeddleError } from '../../errors.js';
-import { sseEvents } from '../../stream/sse.js';
+import { sseBatches } from '../../stream/sse.js';
 import type { UpstreamResponse } from '../http.js';
 import type { CallContext, ProviderAdapter } from '../types.js';
 import { brokenAnswer, parseEventJson, readJson, send, streamFailure } from '../upstream.js';
@@ -68,8 +68,8 @@ async function* translateStream(
   translator: GeminiStreamTranslator,
 ): AsyncIterable<ChatChunk> {
   try {
-    for await (const sse of sseEvents(res.chunks())) {
-      yield* translator.push(parseEvent(ctx, sse.data));
+    for await (const batch of sseBatches(res.chunks())) {
+      for (const sse of batch) yield* translator.push(parseEvent(ctx, sse.data));
     }
   } catch (err) {
     throw streamFailure(ctx, err);

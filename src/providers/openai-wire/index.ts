@@ -8,7 +8,7 @@ import {
 import { plainChatChunk, plainChatCompletion } from '../../dialects/openai/plain.js';
 import { HeddleError } from '../../errors.js';
 import { withFields } from '../../fields.js';
-import { sseEvents } from '../../stream/sse.js';
+import { sseBatches } from '../../stream/sse.js';
 import type { UpstreamResponse } from '../http.js';
 import type { CallContext, ProviderAdapter } from '../types.js';
 import { brokenAnswer, parseEventJson, readJson, send, streamFailure } from '../upstream.js';
@@ -66,13 +66,15 @@ export function streamingBody(req: ChatRequest, model: string): ChatRequest {
 export async function* readChunks(res: UpstreamResponse, ctx: CallContext): AsyncIterable<ChatChunk> {
   let finished = false;
   try {
-    for await (const event of sseEvents(res.chunks())) {
-      if (event.data === '[DONE]') return;
-      const json = parseEventJson(ctx, event.data);
-      if (typeof json === 'object' && json !== null && 'error' in json) throw streamError(ctx, json.error);
-      const chunk = plainChatChunk(json) ?? zodChunk(ctx, json);
-      if (chunk.choices.length > 0 && chunk.choices.every((c) => c.finish_reason)) finished = true;
-      yield chunk;
+    for await (const batch of sseBatches(res.chunks())) {
+      for (const event of batch) {
+        if (event.data === '[DONE]') return;
+        const json = parseEventJson(ctx, event.data);
+        if (typeof json === 'object' && json !== null && 'error' in json) throw streamError(ctx, json.error);
+        const chunk = plainChatChunk(json) ?? zodChunk(ctx, json);
+        if (chunk.choices.length > 0 && chunk.choices.every((c) => c.finish_reason)) finished = true;
+        yield chunk;
+      }
     }
   } catch (err) {
     throw streamFailure(ctx, err);

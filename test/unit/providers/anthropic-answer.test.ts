@@ -4,7 +4,7 @@ import { HeddleError } from '../../../src/errors.js';
 import { finishReason, fromAnthropicAnswer } from '../../../src/providers/anthropic/answer.js';
 import { AnthropicStreamTranslator } from '../../../src/providers/anthropic/stream.js';
 import { anthropicAnswerSchema, anthropicStreamEventSchema } from '../../../src/providers/anthropic/wire.js';
-import { sseEvents } from '../../../src/stream/sse.js';
+import { sseBatches } from '../../../src/stream/sse.js';
 
 // Answer fixture after the example response in https://docs.anthropic.com/en/api/messages, with a tool_use
 // block as in https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use.
@@ -99,7 +99,9 @@ async function translate(text: string, includeUsage: boolean): Promise<ChatChunk
   }
   const translator = new AnthropicStreamTranslator({ includeUsage, target: 'claude', created: 1700000000 });
   const out: ChatChunk[] = [];
-  for await (const event of sseEvents(pieces())) out.push(...translator.push(anthropicStreamEventSchema.parse(JSON.parse(event.data))));
+  for await (const batch of sseBatches(pieces())) {
+    for (const event of batch) out.push(...translator.push(anthropicStreamEventSchema.parse(JSON.parse(event.data))));
+  }
   expect(translator.done).toBe(true);
   return out;
 }

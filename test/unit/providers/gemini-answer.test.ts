@@ -5,7 +5,7 @@ import { finishReason, fromGeminiAnswer } from '../../../src/providers/gemini/an
 import { fromGeminiEmbeddings, toBase64Floats } from '../../../src/providers/gemini/embeddings.js';
 import { GeminiStreamTranslator } from '../../../src/providers/gemini/stream.js';
 import { geminiAnswerSchema, geminiEmbeddingsAnswerSchema } from '../../../src/providers/gemini/wire.js';
-import { sseEvents } from '../../../src/stream/sse.js';
+import { sseBatches } from '../../../src/stream/sse.js';
 
 // Fixtures written after the response examples in https://ai.google.dev/api/generate-content
 // (GenerateContentResponse, Candidate, UsageMetadata) and the function calling guide
@@ -137,7 +137,9 @@ async function translate(text: string, includeUsage: boolean): Promise<ChatChunk
   }
   const t = new GeminiStreamTranslator({ includeUsage, model: 'g', target: 'gemini', created: 1, newId: ids() });
   const out: ChatChunk[] = [];
-  for await (const event of sseEvents(pieces())) out.push(...t.push(geminiAnswerSchema.parse(JSON.parse(event.data))));
+  for await (const batch of sseBatches(pieces())) {
+    for (const event of batch) out.push(...t.push(geminiAnswerSchema.parse(JSON.parse(event.data))));
+  }
   out.push(...t.end());
   return out;
 }
