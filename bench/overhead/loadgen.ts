@@ -25,6 +25,8 @@ interface TtfbConfig extends Common {
   mode: 'ttfb';
   requests: number;
   warmup: number;
+  /** Streams in flight during the warm-up. */
+  warmupConcurrency: number;
   concurrency: number;
 }
 type Config = RateConfig | TtfbConfig;
@@ -150,61 +152,65 @@ const stampRe = /\[t:(\d+):(\d+)\]/;
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
 
 async function runTtfb(c: TtfbConfig): Promise<void> {
-  const total = c.warmup + c.requests;
   const ttfb = new Float64Array(c.requests);
   const full = new Float64Array(c.requests);
   const ttfc = new Float64Array(c.requests);
   const beforeUpstream = new Float64Array(c.requests);
   const afterUpstream = new Float64Array(c.requests);
   let stamps = 0;
-  let next = 0;
   let n = 0;
   let errors = 0;
   let bad = 0;
-  const worker = async (): Promise<void> => {
-    while (next < total) {
-      const i = next++;
-      try {
-        const t0 = performance.now();
-        const sentUs = nowUs();
-        const r = await pool.request({ method: 'POST', path, headers, body: c.body });
-        let first = -1;
-        let firstContent = -1;
-        let firstContentUs = 0;
-        let text = '';
-        for await (const chunk of r.body) {
-          const s = (chunk as Buffer).toString('utf8');
-          const now = performance.now() - t0;
-          if (first < 0 && s.includes('data:')) first = now;
-          text += s;
-          if (firstContent < 0 && contentRe.test(text)) {
-            firstContent = now;
-            firstContentUs = nowUs();
-          }
+  /** One streamed request; `measure` records it (the warm-up's are only checked). */
+  const stream = async (measure: boolean): Promise<void> => {
+    try {
+      const t0 = performance.now();
+      const sentUs = nowUs();
+      const r = await pool.request({ method: 'POST', path, headers, body: c.body });
+      let first = -1;
+      let firstContent = -1;
+      let firstContentUs = 0;
+      let text = '';
+      for await (const chunk of r.body) {
+        const s = (chunk as Buffer).toString('utf8');
+        const now = performance.now() - t0;
+        if (first < 0 && s.includes('data:')) first = now;
+        text += s;
+        if (firstContent < 0 && contentRe.test(text)) {
+          firstContent = now;
+          firstContentUs = nowUs();
         }
-        const end = performance.now() - t0;
-        if (r.statusCode !== 200 || !text.includes('[DONE]') || first < 0) {
-          bad++;
-          continue;
-        }
-        if (i >= c.warmup) {
-          ttfb[n] = first;
-          ttfc[n] = firstContent;
-          full[n] = end;
-          const stamp = stampRe.exec(text);
-          if (stamp) {
-            beforeUpstream[stamps] = (Number(stamp[1]) - sentUs) / 1000;
-            afterUpstream[stamps] = (firstContentUs - Number(stamp[2])) / 1000;
-            stamps++;
-          }
-          n++;
-        }
-      } catch {
-        errors++;
       }
+      const end = performance.now() - t0;
+      if (r.statusCode !== 200 || !text.includes('[DONE]') || first < 0) {
+        bad++;
+        return;
+      }
+      if (!measure) return;
+      ttfb[n] = first;
+      ttfc[n] = firstContent;
+      full[n] = end;
+      const stamp = stampRe.exec(text);
+      if (stamp) {
+        beforeUpstream[stamps] = (Number(stamp[1]) - sentUs) / 1000;
+        afterUpstream[stamps] = (firstContentUs - Number(stamp[2])) / 1000;
+        stamps++;
+      }
+      n++;
+    } catch {
+      errors++;
     }
   };
-  await Promise.all(Array.from({ length: c.concurrency }, () => worker()));
+  const phase = async (count: number, concurrency: number, measure: boolean): Promise<void> => {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next++ < count) await stream(measure);
+    };
+    await Promise.all(Array.from({ length: concurrency }, () => worker()));
+  };
+  // Several streams at a time, so that a long warm-up stays short in wall time.
+  await phase(c.warmup, c.warmupConcurrency, false);
+  await phase(c.requests, c.concurrency, true);
   process.stdout.write(
     `${JSON.stringify({
       mode: 'ttfb',

@@ -127,7 +127,8 @@ export function renderReport(r: OverheadResults): string {
   L(
     `- Settings: ${String(s.rounds)} round(s), each value the median over rounds; ${String(s.durationS)} s per measurement; fixed rates ${(s.rates as number[]).join(', ')} RPS ` +
       `(open loop, undici Pool with 256 connections, 2 s warm-up); unthrottled = wrk, 1 thread, ${String(s.connections)} connections (after a 3 s warm-up); ` +
-      `TTFB = ${String(s.ttfbRequests)} streamed requests one at a time (upstream sends 6 SSE events ${String(s.chunkGapMs)} ms apart).`,
+      `TTFB = ${String(s.ttfbRequests)} streamed requests one at a time (upstream sends 6 SSE events ${String(s.chunkGapMs)} ms apart), ` +
+      `after ${String(s.ttfbWarmup ?? 50)} streamed requests 4 at a time to warm up.`,
   );
   if (Number(s.nice ?? 0) !== 0)
     L(

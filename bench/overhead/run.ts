@@ -1,5 +1,6 @@
 // npm run bench:overhead [-- --duration=10 --rounds=1 --rates=200,1000 --only=direct,minimal,heddle,heddle-default,heddle-tsx,portkey
-//                            --connections=64 --ttfb-requests=300 --chunk-gap=2 (ms between SSE events) --profile --fresh-portkey --no-write
+//                            --connections=64 --ttfb-requests=300 --ttfb-warmup=2000 --chunk-gap=2 (ms between SSE events) --profile
+//                            --fresh-portkey --no-write
 //                            --before=<git ref> (adds Heddle's src/ at that commit, built and run like heddle, for a before/after in one run)
 //                            --wait-quiet=<max CPU cores other processes may use before each contender> --wait-max=900]
 //
@@ -55,6 +56,9 @@ const before = opt('before', '');
 const only = opt('only', `direct,minimal,heddle,heddle-default,${before ? 'heddle-before,' : ''}portkey`).split(',');
 const connections = Number(opt('connections', '64'));
 const ttfbRequests = Number(opt('ttfb-requests', '300'));
+// Streamed requests before the measured ones, 4 at a time, so that these see each contender's streaming path in a steady
+// state (optimized by V8), not its first few dozen streams.
+const ttfbWarmup = Number(opt('ttfb-warmup', '2000'));
 const profile = flag('profile');
 const write = !flag('no-write');
 const outDir = path.resolve(root, opt('out', 'bench/results'));
@@ -234,7 +238,7 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
       return res;
     }
     log(`${tag}: streaming TTFB x${ttfbRequests}`);
-    const t = await loadgen({ mode: 'ttfb', url, headers: c.headers, body: bodyFor(c.model, true), connections: 4, requests: ttfbRequests, warmup: 50, concurrency: 1 }, `${tag}-ttfb`);
+    const t = await loadgen({ mode: 'ttfb', url, headers: c.headers, body: bodyFor(c.model, true), connections: 4, requests: ttfbRequests, warmup: ttfbWarmup, warmupConcurrency: 4, concurrency: 1 }, `${tag}-ttfb`);
     res.ttfb = t as unknown as TtfbResult;
     if (proc) res.rssAfterMB = rssBytes(proc.pid) / 2 ** 20;
   } catch (err) {
@@ -460,7 +464,7 @@ async function main(): Promise<void> {
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: machineInfo(),
-    settings: { nice: NICE, waitQuiet: quietLoad, durationS, rounds, rates, connections, ttfbRequests, wrkThreads: 1, chunkGapMs, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER, ...(before ? { before } : {}) },
+    settings: { nice: NICE, waitQuiet: quietLoad, durationS, rounds, rates, connections, ttfbRequests, ttfbWarmup, wrkThreads: 1, chunkGapMs, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER, ...(before ? { before } : {}) },
     contenders: selected.map((c) => mergeRounds(perRound.get(c.name) ?? [])),
     bundle,
   };
