@@ -140,7 +140,7 @@ fn main() {
                 let ratio = |v: f64, base: f64| if singles.is_empty() { "–".to_string() } else { format!("{:.2}x", v / base) };
                 for r in &rows {
                     println!(
-                        "| {model} | {} | {prompt_tokens} | {new_tokens} | {:.2} | {} | {:.2} | {} | {:.0}% | {:.1} | {:.2} | {:.1} |",
+                        "| {model} | {} | {prompt_tokens} | {new_tokens} | {:.2} | {} | {:.2} | {} | {:.0}% | {:.1} | {:.2} | {:.1} | {:.2} | {} |",
                         r.concurrency,
                         r.decode_tps,
                         ratio(r.decode_tps, tps1),
@@ -149,7 +149,9 @@ fn main() {
                         r.cpu_share * 100.0,
                         r.prefill_s,
                         r.end_to_end_tps,
-                        r.load_avg
+                        r.load_avg,
+                        r.all_streams_tps,
+                        ratio(r.all_streams_tps, tps1)
                     );
                 }
             })

@@ -26,11 +26,15 @@ pub struct ConcurrencyConfig {
 }
 
 /// One level. The decode window runs from the moment every stream has its first token (all prompts prefilled)
-/// to the last stream's end, so it holds only batched decode steps of all `concurrency` streams.
+/// to the last stream's end, so it holds only batched decode steps. Prompts are prefilled a chunk budget at a time
+/// while the streams admitted first already decode, so those streams also end first: the last steps of the window
+/// run fewer than `concurrency` rows.
 pub struct LevelResult {
     pub concurrency: usize,
     /// Tokens generated in the decode window / its wall time.
     pub decode_tps: f64,
+    /// The same up to the first stream's end: only steps in which all `concurrency` streams decode.
+    pub all_streams_tps: f64,
     /// Tokens generated in the decode window / this process's CPU time in it: steadier when the cores are shared.
     pub decode_per_cpu_s: f64,
     /// This process's CPU time / (wall time x cores) in the decode window: below 1 when other work competes.
@@ -108,16 +112,21 @@ fn run_level(engine: &ChatHandle, metrics: &Metrics, n: usize, w: &Workload) -> 
         next_text(rx)?;
     }
     let window = mark(metrics);
-    for rx in streams.iter_mut() {
+    // Stream 0 was admitted and prefilled first, so it is the first to end (streams admitted with it end with it).
+    while next_text(&mut streams[0])? {}
+    let first_end = mark(metrics);
+    for rx in streams.iter_mut().skip(1) {
         while next_text(rx)? {}
     }
     let end = mark(metrics);
     let (wall, cpu) = (end.at.duration_since(window.at).as_secs_f64(), end.cpu - window.cpu);
     let decoded = (end.generated - window.generated) as f64;
+    let all_streams_wall = first_end.at.duration_since(window.at).as_secs_f64();
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
     Ok(LevelResult {
         concurrency: n,
         decode_tps: decoded / wall,
+        all_streams_tps: (first_end.generated - window.generated) as f64 / all_streams_wall,
         decode_per_cpu_s: decoded / cpu.max(0.01),
         cpu_share: cpu / (wall * cores),
         prefill_s: end.prefill_s - start.prefill_s,
