@@ -254,10 +254,13 @@ export function renderReport(r: OverheadResults): string {
       L(`| ${c.label} | ${c.streamError ? 'streaming failed' : 'did not run'} | | | | | | | | | | |`);
       continue;
     }
+    // Added to direct's: blank on direct's own row.
+    const added = (k: 'p50' | 'p99', which?: 'ttfcMs' | 'beforeUpstreamMs' | 'afterUpstreamMs') =>
+      c.name === 'direct' ? '' : f(ttfbAdded(c, k, which), 3);
     L(
-      `| ${c.label} | ${f(t.ttfbMs.p50, 3)} | ${f(t.ttfbMs.p99, 3)} | ${c.name === 'direct' ? '' : f(ttfbAdded(c, 'p50'), 3)} | ${c.name === 'direct' ? '' : f(ttfbAdded(c, 'p99'), 3)} | ` +
-        `${f(t.ttfcMs?.p50, 3)} | ${c.name === 'direct' ? '' : f(ttfbAdded(c, 'p50', 'ttfcMs'), 3)} | ${c.name === 'direct' ? '' : f(ttfbAdded(c, 'p99', 'ttfcMs'), 3)} | ` +
-        `${c.name === 'direct' ? '' : f(ttfbAdded(c, 'p50', 'beforeUpstreamMs'), 3)} | ${c.name === 'direct' ? '' : f(ttfbAdded(c, 'p50', 'afterUpstreamMs'), 3)} | ${f(t.totalMs.p50, 2)} | ${t.bad} / ${t.errors} |`,
+      `| ${c.label} | ${f(t.ttfbMs.p50, 3)} | ${f(t.ttfbMs.p99, 3)} | ${added('p50')} | ${added('p99')} | ` +
+        `${f(t.ttfcMs?.p50, 3)} | ${added('p50', 'ttfcMs')} | ${added('p99', 'ttfcMs')} | ` +
+        `${added('p50', 'beforeUpstreamMs')} | ${added('p50', 'afterUpstreamMs')} | ${f(t.totalMs.p50, 2)} | ${t.bad} / ${t.errors} |`,
     );
   }
   L();

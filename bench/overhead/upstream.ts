@@ -34,14 +34,15 @@ function stamped(arrivedUs: bigint): Buffer {
   return Buffer.from(chunk({ content: `Hello [t:${arrivedUs}:${process.hrtime.bigint() / 1000n}]` }, null));
 }
 
-const sse: Buffer[] = [
+/** The stream, in order; `null` is the first content chunk, made by `stamped` when it is sent. */
+const sse: Array<Buffer | null> = [
   chunk({ role: 'assistant', content: '' }, null),
-  '', // the first content chunk: `stamped`, at send time
+  null,
   chunk({ content: '! This is' }, null),
   chunk({ content: ' a fixed stream.' }, null),
   chunk({}, 'stop'),
   'data: [DONE]\n\n',
-].map((s) => Buffer.from(s));
+].map((s) => (s === null ? null : Buffer.from(s)));
 
 const streamRe = /"stream"\s*:\s*true/;
 
@@ -54,7 +55,7 @@ function sendStream(res: http.ServerResponse, arrivedUs: bigint): void {
       res.end();
       return;
     }
-    res.write(i === 2 ? stamped(arrivedUs) : c);
+    res.write(c ?? stamped(arrivedUs));
     if (gapMs > 0) setTimeout(next, gapMs);
     else next();
   };
