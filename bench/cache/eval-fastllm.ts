@@ -1,12 +1,18 @@
 // A 200-sample temperature-0 evaluation run twice through Heddle to the real FastLLM node on the bundled demo
-// model (cache on, deterministic mode): the second run is answered from the cache.
-// Usage: npx tsx bench/cache/eval-fastllm.ts [--n 200] [--concurrency 8] [--out bench/results/cache-fastllm.md]
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+// model (cache on, deterministic mode): the second run is answered from the cache. The node, the gateway (as
+// production runs it) and this client are three processes, as bench/cache/run.ts runs them.
+// With --shape qwen2.5-0.5b the node serves random weights with that model's transformer shapes
+// (bench/native/<shape>/config.json) and the demo model's tokenizer: a model as costly per token as a small real
+// one, which no download brings here.
+// Usage: npx tsx bench/cache/eval-fastllm.ts [--n 200] [--concurrency 8] [--max-tokens 32] [--shape qwen2.5-0.5b]
+//                                             [--out bench/results/cache-fastllm[-<shape>].md]
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGateway } from '../../src/node.js';
-import { demoModel, fastllmBinary } from '../../scripts/native.mjs';
+import { cargoTargetDir, demoModel, fastllmBinary } from '../../scripts/native.mjs';
+import { freePort, spawnProc, stopAll, treeCpuSeconds, waitForPort } from '../lib/procs.js';
+import { closeClient, evaluation, fixed as f, NICE, REPLAYS, replayLine, replays, startHeddle } from './harness.js';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -14,86 +20,109 @@ const arg = (name: string, fallback: string) => {
 };
 const N = Number(arg('n', '200'));
 const CONCURRENCY = Number(arg('concurrency', '8'));
-const OUT = arg('out', 'bench/results/cache-fastllm.md');
-const NODE_PORT = 18300 + Math.floor(Math.random() * 500);
+const MAX_TOKENS = Number(arg('max-tokens', '32'));
+const SHAPE = arg('shape', '');
+const OUT = arg('out', SHAPE === '' ? 'bench/results/cache-fastllm.md' : `bench/results/cache-fastllm-${SHAPE}.md`);
 
-async function waitHealthy(url: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(`${url}/health`)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('node did not become healthy');
+/** The transformer fields taken from the shaped model's config; vocabulary and special tokens stay the demo's. */
+const SHAPE_FIELDS = ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'rope_theta', 'rms_norm_eps', 'tie_word_embeddings'];
+
+/** A model folder of `shape`'s transformer with the demo tokenizer and seeded random weights, made once and kept. */
+function shapedModel(shape: string): string {
+  const dir = join(homedir(), '.cache', 'heddle', 'bench-models', `${shape}-demo-vocab`);
+  if (existsSync(join(dir, 'model.safetensors'))) return dir;
+  mkdirSync(dir, { recursive: true });
+  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) copyFileSync(join(demoModel, f), join(dir, f));
+  const demo = JSON.parse(readFileSync(join(demoModel, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const real = JSON.parse(readFileSync(join('bench', 'native', shape, 'config.json'), 'utf8')) as Record<string, unknown>;
+  for (const field of SHAPE_FIELDS) if (field in real) demo[field] = real[field];
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(demo, null, 2));
+  execFileSync('cargo', ['run', '--release', '--example', 'random_model', '--', dir], {
+    cwd: 'native-server',
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, CARGO_TARGET_DIR: cargoTargetDir },
+  });
+  return dir;
 }
 
-const node: ChildProcess = spawn(fastllmBinary, ['serve', '--model', demoModel, '--host', '127.0.0.1', '--port', String(NODE_PORT)], {
-  stdio: 'ignore',
+const itemOf = (set: string) => (i: number) => ({
+  model: 'student',
+  temperature: 0,
+  max_tokens: MAX_TOKENS,
+  messages: [{ role: 'user', content: `${set} ${i}: what is ${i} plus ${i * 3}?` }],
 });
-const dir = mkdtempSync(join(tmpdir(), 'heddle-eval-bench-'));
-const policyFile = join(dir, 'policy.yaml');
-writeFileSync(
-  policyFile,
-  `version: 1
+const item = itemOf('Question');
+/** Another, smaller evaluation run before the measured one: the gateway and the client start warm (JIT), as a
+ * gateway that has been serving for a while is; its first pass misses, the next ones hit. */
+const WARMUP_ITEMS = 48;
+const WARMUP_PASSES = 60;
+
+/** The node listens while it loads the model, answering /health 503 until it is ready. */
+async function waitReady(url: string): Promise<void> {
+  for (const until = Date.now() + 300_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
+    if ((await fetch(url).catch(() => undefined))?.ok) return;
+  }
+  throw new Error(`${url} not ready after 5 minutes`);
+}
+
+async function main(): Promise<void> {
+  const logDir = mkdtempSync(join(tmpdir(), 'heddle-eval-bench-'));
+  const model = SHAPE === '' ? demoModel : shapedModel(SHAPE);
+  const nodePort = await freePort();
+  const node = spawnProc({
+    name: 'fastllm',
+    cmd: fastllmBinary,
+    // bf16 for the shaped model, as the native benchmarks run it.
+    args: ['serve', '--model', model, '--host', '127.0.0.1', '--port', String(nodePort), ...(SHAPE === '' ? [] : ['--dtype', 'bf16'])],
+    logPath: join(logDir, 'fastllm.log'),
+    nice: NICE,
+  });
+  await waitForPort(nodePort, node, 120_000);
+  await waitReady(`http://127.0.0.1:${nodePort}/health`);
+  const policy = `version: 1
 targets:
-  node: { kind: fastllm, url: "http://127.0.0.1:${NODE_PORT}", clearance: restricted }
+  node: { kind: fastllm, url: "http://127.0.0.1:${nodePort}", clearance: restricted }
 routes:
   - { name: eval, match: { model: "*" }, targets: [node] }
 cache: { mode: deterministic, ttl: 1h }
-`,
-);
-
-try {
-  await waitHealthy(`http://127.0.0.1:${NODE_PORT}`);
-  const gw = await startGateway({ policyFile, host: '127.0.0.1', port: 0, audit: 'off', env: {}, watchPolicy: false });
-  const questions = Array.from({ length: N }, (_, i) => `Question ${i}: what is ${i} plus ${i * 3}?`);
-
-  async function evaluate(): Promise<{ seconds: number; statuses: Record<string, number> }> {
-    const statuses: Record<string, number> = {};
-    let next = 0;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < questions.length) {
-          const q = questions[next++]!;
-          const res = await fetch(`${gw.url}/v1/chat/completions`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ model: 'student', temperature: 0, max_tokens: 32, messages: [{ role: 'user', content: q }] }),
-          });
-          await res.text();
-          if (res.status !== 200) throw new Error(`status ${res.status}`);
-          const status = res.headers.get('x-heddle-cache') ?? 'none';
-          statuses[status] = (statuses[status] ?? 0) + 1;
-        }
-      }),
-    );
-    return { seconds: (performance.now() - started) / 1000, statuses };
-  }
-
+`;
+  const heddle = await startHeddle(logDir, policy);
+  const warm = itemOf('Warm-up question');
+  for (let pass = 0; pass < WARMUP_PASSES; pass++) await evaluation(heddle.url, heddle.proc.pid, warm, WARMUP_ITEMS, CONCURRENCY);
   const load = loadavg().map((l) => l.toFixed(1)).join(' / ');
-  const first = await evaluate();
-  const second = await evaluate();
-  await gw.close();
-  const ratio = first.seconds / second.seconds;
+
+  const node0 = treeCpuSeconds(node.pid);
+  const first = await evaluation(heddle.url, heddle.proc.pid, item, N, CONCURRENCY);
+  const nodeCpu = treeCpuSeconds(node.pid) - node0;
+  const node1 = treeCpuSeconds(node.pid);
+  const second = await replays(heddle.url, heddle.proc.pid, item);
+  const nodeIdleCpu = treeCpuSeconds(node.pid) - node1;
+  await stopAll();
+  await closeClient();
+
   const md = `# Evaluation re-run through the cache, real FastLLM node
 
 Generated by \`npx tsx bench/cache/eval-fastllm.ts\` on ${new Date().toISOString().slice(0, 10)}: ${N} temperature-0 chat
-requests (max_tokens 32, ${CONCURRENCY} in flight) through Heddle (cache in deterministic mode) to the real \`fastllm\`
-binary serving the bundled demo model on CPU; then the same ${N} again. ${cpus().length} CPUs, load average at start ${load}.
+requests (max_tokens ${MAX_TOKENS}, ${CONCURRENCY} in flight) through Heddle (cache in deterministic mode) to the real \`fastllm\`
+binary serving ${SHAPE === '' ? 'the bundled demo model' : `random weights with ${SHAPE}'s transformer shapes and the demo tokenizer (bf16)`} on CPU; then the same ${N} again, ${REPLAYS} times. Before them, a ${WARMUP_ITEMS}-item warm-up evaluation ran ${WARMUP_PASSES} times (one miss, then hits per item), so that
+gateway and client are warm. The node, Heddle (as
+\`npm run gateway\` runs it: the esbuild bundle on plain node) and the client (undici) are three processes, every
+one at nice -20 when root. ${cpus().length} CPUs, load average at start ${load}.
 
-| run | wall time (s) | cache statuses |
-|---|---|---|
-| first | ${first.seconds.toFixed(3)} | ${JSON.stringify(first.statuses)} |
-| second | ${second.seconds.toFixed(3)} | ${JSON.stringify(second.statuses)} |
+| run | wall time (s) | Heddle CPU (s) | node CPU (s) | cache statuses | speed-up |
+|---|---|---|---|---|---|
+| first (nothing cached) | ${f(first.ms / 1000)} | ${f(first.heddleCpu, 2)} | ${f(nodeCpu, 2)} | ${JSON.stringify(first.statuses)} | 1x |
+| second (median of ${REPLAYS} replays) | ${f(second.ms / 1000)} | ${f(second.heddleCpu, 2)} | ${f(nodeIdleCpu, 2)} (all replays) | ${JSON.stringify(second.statuses)} | **${f(first.ms / second.ms, 1)}x** |
 
-Second run: **${ratio.toFixed(1)}x faster** (target >= 20x).
+Target: the second run >= 20x faster than the first. Replays in order, wall time / Heddle CPU / client CPU (s):
+${second.all.map(replayLine).join('; ')}. The first run's client CPU: ${f(first.clientCpu)} s.
 `;
   writeFileSync(OUT, md);
-  console.log(md);
-} finally {
-  node.kill('SIGTERM');
+  process.stdout.write(md);
 }
-process.exit(0);
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  await stopAll();
+  process.exit(1);
+});

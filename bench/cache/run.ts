@@ -8,18 +8,16 @@
 //   4. the same twice against an upstream at SLOW_REAL_MS (500) per answer, nearer a small model on a CPU.
 // Usage: npx tsx bench/cache/run.ts [--slow-ms 50] [--slow-real-ms 500] [--n 3000] [--out bench/results/cache.md]
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { loadavg, setPriority } from 'node:os';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
 import { ResponseCache } from '../../src/cache/cache.js';
 import { cacheSchema, compileCache } from '../../src/cache/config.js';
 import { cachedChat } from '../../src/cache/stage.js';
 import type { ChatRequest } from '../../src/dialects/openai/schema.js';
 import { hmacSigner } from '../../src/node/hmac.js';
-import { buildGateway, gatewayCommand } from '../../scripts/gateway.mjs';
-import { freePort, spawnProc, stopAll, stopProc, treeCpuSeconds, waitForPort, type SpawnResult } from '../lib/procs.js';
-import { percentile, round, sortedCopy } from '../lib/stats.js';
+import { spawnProc, stopAll, stopProc, type SpawnResult } from '../lib/procs.js';
+import { percentile, sortedCopy } from '../lib/stats.js';
+import { closeClient, evaluation, fixed as f, NICE, post, REPLAYS, replayLine, replays, startHeddle } from './harness.js';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,27 +27,7 @@ const SLOW_MS = Number(arg('slow-ms', '50'));
 const N = Number(arg('n', '3000'));
 const SLOW_REAL_MS = Number(arg('slow-real-ms', '500'));
 const OUT = arg('out', 'bench/results/cache.md');
-// Other engineers' builds and benchmarks share this machine: as bench/overhead does, every process of this
-// benchmark runs at nice -20 when root (--no-nice to turn off).
-const NICE = process.getuid?.() === 0 && !process.argv.includes('--no-nice') ? -20 : 0;
-if (NICE !== 0) {
-  try {
-    setPriority(0, NICE);
-  } catch {
-    // Not allowed here: run at the default priority.
-  }
-}
 const logDir = mkdtempSync(join(tmpdir(), 'heddle-bench-cache-'));
-// Built once per run, under node_modules/.cache so the bundle's npm imports resolve.
-let heddleBundle: Promise<string> | undefined;
-const agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 });
-
-async function post(url: string, body: unknown): Promise<{ status: number; cache: string | undefined; text: string }> {
-  const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), dispatcher: agent });
-  const text = await res.body.text();
-  const cache = res.headers['x-heddle-cache'];
-  return { status: res.statusCode, cache: Array.isArray(cache) ? cache[0] : cache, text };
-}
 
 async function startUpstream(slowMs = SLOW_MS): Promise<{ proc: SpawnResult; url: string }> {
   const proc = spawnProc({
@@ -69,37 +47,21 @@ async function startUpstream(slowMs = SLOW_MS): Promise<{ proc: SpawnResult; url
   return { proc, url: proc.stdout().trim() };
 }
 
-async function startHeddle(upstreamUrl: string, env: Record<string, string> = {}): Promise<{ proc: SpawnResult; url: string }> {
-  const policyFile = join(logDir, 'policy.yaml');
-  writeFileSync(
-    policyFile,
-    [
-      'version: 1',
-      'targets:',
-      `  up: { kind: openai-compatible, url: "${upstreamUrl}/v1", clearance: restricted }`,
-      'models:',
-      '  fast: { up: echo }',
-      '  student: { up: slow }',
-      'routes:',
-      '  - { name: main, match: { model: [fast, student] }, targets: [up] }',
-      'cache: { mode: deterministic, ttl: 1h, max_bytes: 256MB }',
-      '',
-    ].join('\n'),
-  );
-  const port = await freePort();
-  // As production runs it (scripts/gateway.mjs): the esbuild bundle on plain node with the gateway's V8 flags.
-  heddleBundle ??= buildGateway({ outfile: join('node_modules', '.cache', 'heddle-bench-cache', 'heddle-node.mjs') });
-  const [cmd, args] = gatewayCommand(await heddleBundle);
-  const proc = spawnProc({
-    name: 'heddle',
-    cmd,
-    args,
-    env: { HEDDLE_POLICY: policyFile, HEDDLE_PORT: String(port), HEDDLE_AUDIT: 'off', HEDDLE_WATCH: '0', ...env },
-    logPath: join(logDir, 'heddle.log'),
-    nice: NICE,
-  });
-  await waitForPort(port, proc);
-  return { proc, url: `http://127.0.0.1:${port}` };
+/** Heddle in front of the upstream: `fast` is its instant model, `student` its slow one. */
+function startHeddleFor(upstreamUrl: string, env: Record<string, string> = {}): Promise<{ proc: SpawnResult; url: string }> {
+  const policy = [
+    'version: 1',
+    'targets:',
+    `  up: { kind: openai-compatible, url: "${upstreamUrl}/v1", clearance: restricted }`,
+    'models:',
+    '  fast: { up: echo }',
+    '  student: { up: slow }',
+    'routes:',
+    '  - { name: main, match: { model: [fast, student] }, targets: [up] }',
+    'cache: { mode: deterministic, ttl: 1h, max_bytes: 256MB }',
+    '',
+  ].join('\n');
+  return startHeddle(logDir, policy, env);
 }
 
 interface Lat {
@@ -137,55 +99,16 @@ async function throughput(url: string, body: unknown, connections = 16, seconds 
   return done / seconds;
 }
 
-interface EvalRun {
-  ms: number;
-  statuses: Record<string, number>;
-  /** CPU seconds the Heddle process spent during the run. */
-  heddleCpu: number;
-  /** CPU seconds this process (the evaluation's client) spent during the run. */
-  clientCpu: number;
-}
-
-async function evaluation(url: string, heddlePid: number, samples = 200, inFlight = 8): Promise<EvalRun> {
-  const statuses: Record<string, number> = {};
-  let next = 0;
-  const cpu0 = treeCpuSeconds(heddlePid);
-  const client0 = process.cpuUsage();
-  const t = performance.now();
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (next < samples) {
-        const i = next++;
-        const r = await post(`${url}/v1/chat/completions`, {
-          model: 'student',
-          temperature: 0,
-          max_tokens: 256,
-          messages: [
-            { role: 'system', content: 'Answer with the final number only.' },
-            { role: 'user', content: `Evaluation item ${i}: what is ${i} + ${i * 7}?` },
-          ],
-        });
-        if (r.status !== 200) throw new Error(`status ${r.status}`);
-        statuses[r.cache ?? 'none'] = (statuses[r.cache ?? 'none'] ?? 0) + 1;
-      }
-    }),
-  );
-  const ms = performance.now() - t;
-  const client = process.cpuUsage(client0);
-  return { ms, statuses, heddleCpu: treeCpuSeconds(heddlePid) - cpu0, clientCpu: (client.user + client.system) / 1e6 };
-}
-
-/**
- * The re-run from the cache, REPLAYS times: one replay of 200 answers takes ~0.1 s, so a single one swings with whatever
- * else the shared machine does in that instant. Reported: the median replay, and every replay in order.
- */
-const REPLAYS = 5;
-async function replays(url: string, heddlePid: number): Promise<EvalRun & { all: EvalRun[] }> {
-  const runs: EvalRun[] = [];
-  for (let i = 0; i < REPLAYS; i++) runs.push(await evaluation(url, heddlePid));
-  const sorted = [...runs].sort((a, b) => a.ms - b.ms);
-  return { ...(sorted[REPLAYS >> 1] as EvalRun), all: runs };
-}
+/** The evaluation's i-th item: a short arithmetic question to the slow model, at temperature 0. */
+const evalItem = (i: number) => ({
+  model: 'student',
+  temperature: 0,
+  max_tokens: 256,
+  messages: [
+    { role: 'system', content: 'Answer with the final number only.' },
+    { role: 'user', content: `Evaluation item ${i}: what is ${i} + ${i * 7}?` },
+  ],
+});
 
 /** The cache stage alone on a hit: the HMAC key of a realistic request (signed as the Node entry signs) and the L1 lookup. */
 async function stageCost(n: number): Promise<Lat> {
@@ -220,13 +143,11 @@ async function stageCost(n: number): Promise<Lat> {
   return { p50: percentile(s, 50), p99: percentile(s, 99), mean: ms.reduce((a, b) => a + b, 0) / n };
 }
 
-const f = (x: number, d = 3) => round(x, d).toFixed(d);
-const replayLine = (r: EvalRun) => `${f(r.ms / 1000)} / ${f(r.heddleCpu, 2)} / ${f(r.clientCpu)}`;
 
 async function main(): Promise<void> {
   const load = loadavg()[0] ?? 0;
   const upstream = await startUpstream();
-  let heddle = await startHeddle(upstream.url);
+  let heddle = await startHeddleFor(upstream.url);
   const direct = `${upstream.url}/v1/chat/completions`;
   const via = `${heddle.url}/v1/chat/completions`;
   const messages = [{ role: 'user', content: 'What is the capital of France? Answer in one word.' }];
@@ -243,27 +164,27 @@ async function main(): Promise<void> {
   const bypassRps = await throughput(via, { model: 'fast', temperature: 0.7, messages });
   const hitRps = await throughput(via, { model: 'fast', temperature: 0, messages });
 
-  const run1 = await evaluation(heddle.url, heddle.proc.pid);
-  const run2 = await replays(heddle.url, heddle.proc.pid);
+  const run1 = await evaluation(heddle.url, heddle.proc.pid, evalItem);
+  const run2 = await replays(heddle.url, heddle.proc.pid, evalItem);
   await stopProc(heddle.proc);
 
   // The same evaluation with the disk store: filled by one gateway, replayed by a fresh one.
   const dir = mkdtempSync(join(tmpdir(), 'heddle-bench-disk-'));
-  heddle = await startHeddle(upstream.url, { HEDDLE_CACHE_DIR: dir });
-  const diskFill = await evaluation(heddle.url, heddle.proc.pid);
+  heddle = await startHeddleFor(upstream.url, { HEDDLE_CACHE_DIR: dir });
+  const diskFill = await evaluation(heddle.url, heddle.proc.pid, evalItem);
   await new Promise((r) => setTimeout(r, 500));
   await stopProc(heddle.proc);
-  heddle = await startHeddle(upstream.url, { HEDDLE_CACHE_DIR: dir });
-  const diskReplay = await evaluation(heddle.url, heddle.proc.pid);
+  heddle = await startHeddleFor(upstream.url, { HEDDLE_CACHE_DIR: dir });
+  const diskReplay = await evaluation(heddle.url, heddle.proc.pid, evalItem);
   await stopProc(heddle.proc);
 
   // The same evaluation against an upstream closer to a small model on a CPU (SLOW_REAL_MS per answer).
   const real = await startUpstream(SLOW_REAL_MS);
-  heddle = await startHeddle(real.url);
-  const realCold = await evaluation(heddle.url, heddle.proc.pid);
-  const realWarm = await replays(heddle.url, heddle.proc.pid);
+  heddle = await startHeddleFor(real.url);
+  const realCold = await evaluation(heddle.url, heddle.proc.pid, evalItem);
+  const realWarm = await replays(heddle.url, heddle.proc.pid, evalItem);
   await stopAll();
-  await agent.close();
+  await closeClient();
 
   const lines = [
     '# Response cache benchmark',
@@ -272,7 +193,7 @@ async function main(): Promise<void> {
     '(after 300 warm-up requests), 16 connections for 3 s per throughput row. Client, Heddle (as `npm run gateway` runs it: the esbuild bundle on plain node) and',
     'the upstream are three processes on one machine (2 vCPUs, shared with other work: compare rows of one run, not runs).',
     `The upstream is the test suite's fake OpenAI server (test/support/fake-openai.ts): \`echo\` answers at once, \`slow\` after ${SLOW_MS} ms,`,
-    'a stand-in for generation time (no model weights for the real fastllm binary on this machine).',
+    'a stand-in for generation time (the real fastllm node: bench/cache/eval-fastllm.ts, results in cache-fastllm*.md).',
     `Load average when the run started: ${f(load, 1)} (every process of the benchmark at nice ${NICE}).`,
     '',
     '## Latency of one answer (ms, one connection)',
