@@ -126,7 +126,7 @@ export function renderReport(r: OverheadResults): string {
   const s = r.settings;
   L(
     `- Settings: ${String(s.rounds)} round(s), each value the median over rounds; ${String(s.durationS)} s per measurement; fixed rates ${(s.rates as number[]).join(', ')} RPS ` +
-      `(open loop, undici Pool with 256 connections, 2 s warm-up); unthrottled = wrk, 1 thread, ${String(s.connections)} connections (after a 3 s warm-up); ` +
+      `(open loop, undici Pool with 256 connections, after ${String(s.rateWarmupS)} s at the rate); unthrottled = wrk, 1 thread, ${String(s.connections)} connections (after a 3 s warm-up); ` +
       `TTFB = ${String(s.ttfbRequests)} streamed requests one at a time (upstream sends 6 SSE events ${String(s.chunkGapMs)} ms apart), ` +
       `after ${String(s.ttfbWarmup ?? 50)} streamed requests 4 at a time to warm up.`,
   );

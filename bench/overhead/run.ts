@@ -1,5 +1,5 @@
 // npm run bench:overhead [-- --duration=10 --rounds=1 --rates=200,1000 --only=direct,minimal,heddle,heddle-default,heddle-tsx,portkey
-//                            --connections=64 --ttfb-requests=300 --ttfb-warmup=2000 --chunk-gap=2 (ms between SSE events) --profile
+//                            --connections=64 --rate-warmup=6 --ttfb-requests=300 --ttfb-warmup=2000 --chunk-gap=2 (ms between SSE events) --profile
 //                            --fresh-portkey --no-write
 //                            --before=<git ref> (adds Heddle's src/ at that commit, built and run like heddle, for a before/after in one run)
 //                            --wait-quiet=<max CPU cores other processes may use before each contender> --wait-max=900]
@@ -59,6 +59,10 @@ const ttfbRequests = Number(opt('ttfb-requests', '300'));
 // Streamed requests before the measured ones, 4 at a time, so that these see each contender's streaming path in a steady
 // state (optimized by V8), not its first few dozen streams.
 const ttfbWarmup = Number(opt('ttfb-warmup', '2000'));
+// Seconds of each fixed rate before it is measured. The load generator's requests differ from wrk's warm-up ones
+// (headers, connection pattern), so a big gateway re-tiers code in the JIT when they start; pinned to one core, the
+// compiler threads take that core from the event loop (10–66 ms stalls seen in Heddle 2 s in, none after 6 s).
+const rateWarmupS = Number(opt('rate-warmup', '6'));
 const profile = flag('profile');
 const write = !flag('no-write');
 const outDir = path.resolve(root, opt('out', 'bench/results'));
@@ -212,7 +216,7 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
     res.rates = [];
     for (const rate of rates) {
       log(`${tag}: ${rate} RPS for ${durationS}s`);
-      const r = await loadgen({ mode: 'rate', url, headers: c.headers, body: bodyFor(c.model, false), connections: 256, rate, durationS, warmupS: 2 }, `${tag}-${rate}`);
+      const r = await loadgen({ mode: 'rate', url, headers: c.headers, body: bodyFor(c.model, false), connections: 256, rate, durationS, warmupS: rateWarmupS }, `${tag}-${rate}`);
       res.rates.push(r as unknown as RateResult);
     }
 
@@ -464,7 +468,7 @@ async function main(): Promise<void> {
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: machineInfo(),
-    settings: { nice: NICE, waitQuiet: quietLoad, durationS, rounds, rates, connections, ttfbRequests, ttfbWarmup, wrkThreads: 1, chunkGapMs, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER, ...(before ? { before } : {}) },
+    settings: { nice: NICE, waitQuiet: quietLoad, durationS, rounds, rates, rateWarmupS, connections, ttfbRequests, ttfbWarmup, wrkThreads: 1, chunkGapMs, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER, ...(before ? { before } : {}) },
     contenders: selected.map((c) => mergeRounds(perRound.get(c.name) ?? [])),
     bundle,
   };
