@@ -95,7 +95,7 @@ cache: { mode: deterministic, ttl: 1h }
   const first = await evaluation(heddle.url, heddle.proc.pid, item, N, CONCURRENCY);
   const nodeCpu = treeCpuSeconds(node.pid) - node0;
   const node1 = treeCpuSeconds(node.pid);
-  const second = await replays(heddle.url, heddle.proc.pid, item);
+  const second = await replays(heddle.url, heddle.proc.pid, item, N, CONCURRENCY);
   const nodeIdleCpu = treeCpuSeconds(node.pid) - node1;
   await stopAll();
   await closeClient();

@@ -88,9 +88,9 @@ export async function evaluation(url: string, heddlePid: number, item: (i: numbe
  * else the shared machine does in that instant. Reported: the median replay, and every replay in order.
  */
 export const REPLAYS = 5;
-export async function replays(url: string, heddlePid: number, item: (i: number) => unknown): Promise<EvalRun & { all: EvalRun[] }> {
+export async function replays(url: string, heddlePid: number, item: (i: number) => unknown, samples = 200, inFlight = 8): Promise<EvalRun & { all: EvalRun[] }> {
   const runs: EvalRun[] = [];
-  for (let i = 0; i < REPLAYS; i++) runs.push(await evaluation(url, heddlePid, item));
+  for (let i = 0; i < REPLAYS; i++) runs.push(await evaluation(url, heddlePid, item, samples, inFlight));
   const sorted = [...runs].sort((a, b) => a.ms - b.ms);
   return { ...(sorted[REPLAYS >> 1] as EvalRun), all: runs };
 }
