@@ -128,7 +128,7 @@ export function renderReport(r: OverheadResults): string {
     `- Settings: ${String(s.rounds)} round(s), each value the median over rounds; ${String(s.durationS)} s per measurement; fixed rates ${(s.rates as number[]).join(', ')} RPS ` +
       `(open loop, undici Pool with 256 connections, after ${String(s.rateWarmupS)} s at the rate); unthrottled = wrk, 1 thread, ${String(s.connections)} connections (after a 3 s warm-up); ` +
       `TTFB = ${String(s.ttfbRequests)} streamed requests one at a time (upstream sends 6 SSE events ${String(s.chunkGapMs)} ms apart), ` +
-      `after ${String(s.ttfbWarmup ?? 50)} streamed requests 4 at a time to warm up.`,
+      `after ${String(s.ttfbWarmup)} streamed requests ${String(s.ttfbWarmupConcurrency)} at a time to warm up.`,
   );
   if (Number(s.nice ?? 0) !== 0)
     L(

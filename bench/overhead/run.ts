@@ -59,6 +59,7 @@ const ttfbRequests = Number(opt('ttfb-requests', '300'));
 // Streamed requests before the measured ones, 4 at a time, so that these see each contender's streaming path in a steady
 // state (optimized by V8), not its first few dozen streams.
 const ttfbWarmup = Number(opt('ttfb-warmup', '2000'));
+const ttfbWarmupConcurrency = 4;
 // Seconds of each fixed rate before it is measured. The load generator's requests differ from wrk's warm-up ones
 // (headers, connection pattern), so a big gateway re-tiers code in the JIT when they start; pinned to one core, the
 // compiler threads take that core from the event loop (10–66 ms stalls seen in Heddle 2 s in, none after 6 s).
@@ -242,7 +243,7 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
       return res;
     }
     log(`${tag}: streaming TTFB x${ttfbRequests}`);
-    const t = await loadgen({ mode: 'ttfb', url, headers: c.headers, body: bodyFor(c.model, true), connections: 4, requests: ttfbRequests, warmup: ttfbWarmup, warmupConcurrency: 4, concurrency: 1 }, `${tag}-ttfb`);
+    const t = await loadgen({ mode: 'ttfb', url, headers: c.headers, body: bodyFor(c.model, true), connections: 4, requests: ttfbRequests, warmup: ttfbWarmup, warmupConcurrency: ttfbWarmupConcurrency, concurrency: 1 }, `${tag}-ttfb`);
     res.ttfb = t as unknown as TtfbResult;
     if (proc) res.rssAfterMB = rssBytes(proc.pid) / 2 ** 20;
   } catch (err) {
@@ -468,7 +469,7 @@ async function main(): Promise<void> {
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: machineInfo(),
-    settings: { nice: NICE, waitQuiet: quietLoad, durationS, rounds, rates, rateWarmupS, connections, ttfbRequests, ttfbWarmup, wrkThreads: 1, chunkGapMs, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER, ...(before ? { before } : {}) },
+    settings: { nice: NICE, waitQuiet: quietLoad, durationS, rounds, rates, rateWarmupS, connections, ttfbRequests, ttfbWarmup, ttfbWarmupConcurrency, wrkThreads: 1, chunkGapMs, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER, ...(before ? { before } : {}) },
     contenders: selected.map((c) => mergeRounds(perRound.get(c.name) ?? [])),
     bundle,
   };
