@@ -8,3 +8,4 @@ export const demoModel: string;
 export function run(command: string, args: string[], options?: { cwd?: string; env?: Record<string, string> }): Promise<number>;
 export function cargo(args: string[], env?: Record<string, string>): Promise<number>;
 export function buildFastllm(): Promise<number>;
+export function waitHealthy(url: string, child: { exitCode: number | null }, seconds: number): Promise<boolean>;

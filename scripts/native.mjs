@@ -37,3 +37,20 @@ export function buildFastllm() {
   if (!existsSync(manifest)) return Promise.resolve(0);
   return cargo(['build', '--release']);
 }
+
+/**
+ * Polls a FastLLM node's /health until it answers 200 (it listens while the model loads, answering 503), for at
+ * most `seconds`. False if it never does or `child` (the node's process) exits first.
+ */
+export async function waitHealthy(url, child, seconds) {
+  for (let i = 0; i < seconds * 4; i++) {
+    if (child.exitCode !== null) return false;
+    try {
+      if ((await fetch(`${url}/health`)).ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}

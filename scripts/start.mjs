@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { runGateway } from './gateway.mjs';
-import { buildFastllm, demoModel, fastllmBinary, repoRoot } from './native.mjs';
+import { buildFastllm, demoModel, fastllmBinary, repoRoot, waitHealthy } from './native.mjs';
 
 const children = [];
 const stopAll = (code) => {
@@ -13,19 +13,6 @@ const stopAll = (code) => {
 };
 process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
-
-async function waitHealthy(url, child, seconds) {
-  for (let i = 0; i < seconds * 4; i++) {
-    if (child.exitCode !== null) return false;
-    try {
-      if ((await fetch(`${url}/health`)).ok) return true;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return false;
-}
 
 const env = { ...process.env };
 if (!env.HEDDLE_NODE_URL) {

@@ -6,18 +6,13 @@
 // one, which no download brings here.
 // Usage: npx tsx bench/cache/eval-fastllm.ts [--n 200] [--concurrency 8] [--max-tokens 32] [--shape qwen2.5-0.5b]
 //                                             [--out bench/results/cache-fastllm[-<shape>].md]
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cargoTargetDir, demoModel, fastllmBinary } from '../../scripts/native.mjs';
-import { freePort, spawnProc, stopAll, treeCpuSeconds, waitForPort } from '../lib/procs.js';
-import { closeClient, evaluation, fixed as f, NICE, REPLAYS, replayLine, replays, startHeddle } from './harness.js';
+import { cargo, demoModel, fastllmBinary, waitHealthy } from '../../scripts/native.mjs';
+import { freePort, spawnProc, stopAll, treeCpuSeconds } from '../lib/procs.js';
+import { arg, closeClient, evaluation, fixed as f, NICE, REPLAYS, replayLine, replays, startHeddle } from './harness.js';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const N = Number(arg('n', '200'));
 const CONCURRENCY = Number(arg('concurrency', '8'));
 const MAX_TOKENS = Number(arg('max-tokens', '32'));
@@ -28,7 +23,7 @@ const OUT = arg('out', SHAPE === '' ? 'bench/results/cache-fastllm.md' : `bench/
 const SHAPE_FIELDS = ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'rope_theta', 'rms_norm_eps', 'tie_word_embeddings'];
 
 /** A model folder of `shape`'s transformer with the demo tokenizer and seeded random weights, made once and kept. */
-function shapedModel(shape: string): string {
+async function shapedModel(shape: string): Promise<string> {
   const dir = join(homedir(), '.cache', 'heddle', 'bench-models', `${shape}-demo-vocab`);
   if (existsSync(join(dir, 'model.safetensors'))) return dir;
   mkdirSync(dir, { recursive: true });
@@ -37,11 +32,7 @@ function shapedModel(shape: string): string {
   const real = JSON.parse(readFileSync(join('bench', 'native', shape, 'config.json'), 'utf8')) as Record<string, unknown>;
   for (const field of SHAPE_FIELDS) if (field in real) demo[field] = real[field];
   writeFileSync(join(dir, 'config.json'), JSON.stringify(demo, null, 2));
-  execFileSync('cargo', ['run', '--release', '--example', 'random_model', '--', dir], {
-    cwd: 'native-server',
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, CARGO_TARGET_DIR: cargoTargetDir },
-  });
+  if ((await cargo(['run', '--release', '--example', 'random_model', '--', dir])) !== 0) throw new Error('could not write the random weights');
   return dir;
 }
 
@@ -57,17 +48,9 @@ const item = itemOf('Question');
 const WARMUP_ITEMS = 48;
 const WARMUP_PASSES = 60;
 
-/** The node listens while it loads the model, answering /health 503 until it is ready. */
-async function waitReady(url: string): Promise<void> {
-  for (const until = Date.now() + 300_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
-    if ((await fetch(url).catch(() => undefined))?.ok) return;
-  }
-  throw new Error(`${url} not ready after 5 minutes`);
-}
-
 async function main(): Promise<void> {
   const logDir = mkdtempSync(join(tmpdir(), 'heddle-eval-bench-'));
-  const model = SHAPE === '' ? demoModel : shapedModel(SHAPE);
+  const model = SHAPE === '' ? demoModel : await shapedModel(SHAPE);
   const nodePort = await freePort();
   const node = spawnProc({
     name: 'fastllm',
@@ -77,8 +60,7 @@ async function main(): Promise<void> {
     logPath: join(logDir, 'fastllm.log'),
     nice: NICE,
   });
-  await waitForPort(nodePort, node, 120_000);
-  await waitReady(`http://127.0.0.1:${nodePort}/health`);
+  if (!(await waitHealthy(`http://127.0.0.1:${nodePort}`, node.child, 300))) throw new Error(`the node did not become healthy; see ${node.logPath}`);
   const policy = `version: 1
 targets:
   node: { kind: fastllm, url: "http://127.0.0.1:${nodePort}", clearance: restricted }

@@ -17,12 +17,8 @@ import type { ChatRequest } from '../../src/dialects/openai/schema.js';
 import { hmacSigner } from '../../src/node/hmac.js';
 import { spawnProc, stopAll, stopProc, type SpawnResult } from '../lib/procs.js';
 import { percentile, sortedCopy } from '../lib/stats.js';
-import { closeClient, evaluation, fixed as f, NICE, post, REPLAYS, replayLine, replays, startHeddle } from './harness.js';
+import { arg, closeClient, evaluation, fixed as f, NICE, post, REPLAYS, replayLine, replays, startHeddle } from './harness.js';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const SLOW_MS = Number(arg('slow-ms', '50'));
 const N = Number(arg('n', '3000'));
 const SLOW_REAL_MS = Number(arg('slow-real-ms', '500'));
