@@ -1,5 +1,22 @@
-// The fixed answers of the overhead benchmark's upstream, shared by the upstream process (upstream.ts) and the
-// in-process bench (inprocess.ts), so both measure Heddle on the same bytes.
+// The overhead benchmark's request and the fixed answers of its upstream, shared by the run (run.ts), the upstream
+// process (upstream.ts), the in-process bench (inprocess.ts) and idle-penalty.ts, so all measure the same bytes.
+
+/**
+ * The chat request every contender gets: two messages (~450 bytes) with `temperature: 0.7`, i.e. sampled
+ * generation, which Heddle's cache (deterministic mode) never answers.
+ */
+export function chatBody(model: string, stream: boolean): string {
+  const messages = [
+    { role: 'system', content: 'You are a concise assistant that answers in one short sentence.' },
+    {
+      role: 'user',
+      content:
+        'Write one friendly sentence greeting a new user of our dataset generation tool, mentioning that it ' +
+        'can produce question-answer pairs about geography, history and basic chemistry for evaluation runs.',
+    },
+  ];
+  return JSON.stringify({ model, messages, max_tokens: 32, temperature: 0.7, ...(stream ? { stream: true } : {}) });
+}
 
 export const created = 1_760_000_000;
 

@@ -14,7 +14,7 @@ import { Metrics } from '../../src/observability/metrics.js';
 import { loadPolicy } from '../../src/policy/index.js';
 import type { UpstreamResponse } from '../../src/providers/http.js';
 import { Resilience } from '../../src/resilience/index.js';
-import { completionJson, getAnswers } from './answers.js';
+import { chatBody, completionJson, getAnswers } from './answers.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -57,20 +57,7 @@ const deps: Deps = {
   resilience: new Resilience({ http, now }),
   cache: new ResponseCache({ signer: hmacSigner }),
 };
-const body = JSON.stringify({
-  model,
-  messages: [
-    { role: 'system', content: 'You are a concise assistant that answers in one short sentence.' },
-    {
-      role: 'user',
-      content:
-        'Write one friendly sentence greeting a new user of our dataset generation tool, mentioning that it ' +
-        'can produce question-answer pairs about geography, history and basic chemistry for evaluation runs.',
-    },
-  ],
-  max_tokens: 32,
-  temperature: 0.7,
-});
+const body = chatBody(model, false);
 const headers = { get: (name: string) => (name === 'authorization' ? 'Bearer bench-key' : null) };
 
 async function round(count: number): Promise<number> {

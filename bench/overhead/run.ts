@@ -33,6 +33,7 @@ import {
 } from '../lib/procs.js';
 import { median } from '../lib/stats.js';
 import { runWrk, wrkAvailable, type WrkResult } from '../lib/wrk.js';
+import { chatBody } from './answers.js';
 import { measureBundle } from './bundle.js';
 import { ensurePortkey, PORTKEY_HONO_NODE_SERVER, PORTKEY_VERSION } from './portkey.js';
 import { summarizeProfile } from './profile.js';
@@ -79,19 +80,6 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'heddle-bench-overhead-'));
 const log = (s: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 };
-
-// ---------------------------------------------------------------- the request
-const messages = [
-  { role: 'system', content: 'You are a concise assistant that answers in one short sentence.' },
-  {
-    role: 'user',
-    content:
-      'Write one friendly sentence greeting a new user of our dataset generation tool, mentioning that it ' +
-      'can produce question-answer pairs about geography, history and basic chemistry for evaluation runs.',
-  },
-];
-const bodyFor = (model: string, stream: boolean): string =>
-  JSON.stringify({ model, messages, max_tokens: 32, temperature: 0.7, ...(stream ? { stream: true } : {}) });
 
 interface Contender {
   name: 'direct' | 'minimal' | 'heddle' | 'heddle-default' | 'heddle-tsx' | 'heddle-before' | 'portkey';
@@ -141,7 +129,7 @@ async function sanity(c: Contender, base: string, stream: boolean): Promise<stri
       const r = await request(`${base}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...c.headers },
-        body: bodyFor(c.model, false),
+        body: chatBody(c.model, false),
       });
       const text = await r.body.text();
       if (r.statusCode !== 200 || !text.includes('fixed answer')) return `non-stream: ${r.statusCode} ${text.slice(0, 300)}`;
@@ -150,7 +138,7 @@ async function sanity(c: Contender, base: string, stream: boolean): Promise<stri
     const s = await request(`${base}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...c.headers },
-      body: bodyFor(c.model, true),
+      body: chatBody(c.model, true),
     });
     const st = await s.body.text();
     if (s.statusCode !== 200 || !st.includes('[DONE]') || !st.includes('fixed stream'))
@@ -211,13 +199,13 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
 
     // Warm the JIT and connection pools.
     log(`${tag}: warmup`);
-    await runWrk({ url, body: bodyFor(c.model, false), headers: c.headers, connections, threads: 1, durationS: 3, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name: `${tag}-warm` });
+    await runWrk({ url, body: chatBody(c.model, false), headers: c.headers, connections, threads: 1, durationS: 3, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name: `${tag}-warm` });
 
     // Fixed open-loop rates.
     res.rates = [];
     for (const rate of rates) {
       log(`${tag}: ${rate} RPS for ${durationS}s`);
-      const r = await loadgen({ mode: 'rate', url, headers: c.headers, body: bodyFor(c.model, false), connections: 256, rate, durationS, warmupS: rateWarmupS }, `${tag}-${rate}`);
+      const r = await loadgen({ mode: 'rate', url, headers: c.headers, body: chatBody(c.model, false), connections: 256, rate, durationS, warmupS: rateWarmupS }, `${tag}-${rate}`);
       res.rates.push(r as unknown as RateResult);
     }
 
@@ -226,7 +214,7 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
     const cpu0 = proc ? treeCpuSeconds(proc.pid) : 0;
     const up0 = treeCpuSeconds(upstream.pid);
     const sampler = sampleRss(rssPid, 100);
-    const w: WrkResult = await runWrk({ url, body: bodyFor(c.model, false), headers: c.headers, connections, threads: 1, durationS, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name: `${tag}-max` });
+    const w: WrkResult = await runWrk({ url, body: chatBody(c.model, false), headers: c.headers, connections, threads: 1, durationS, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name: `${tag}-max` });
     const rss = sampler.stop();
     res.unthrottled = {
       ...w,
@@ -243,7 +231,7 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
       return res;
     }
     log(`${tag}: streaming TTFB x${ttfbRequests}`);
-    const t = await loadgen({ mode: 'ttfb', url, headers: c.headers, body: bodyFor(c.model, true), connections: 4, requests: ttfbRequests, warmup: ttfbWarmup, warmupConcurrency: ttfbWarmupConcurrency, concurrency: 1 }, `${tag}-ttfb`);
+    const t = await loadgen({ mode: 'ttfb', url, headers: c.headers, body: chatBody(c.model, true), connections: 4, requests: ttfbRequests, warmup: ttfbWarmup, warmupConcurrency: ttfbWarmupConcurrency, concurrency: 1 }, `${tag}-ttfb`);
     res.ttfb = t as unknown as TtfbResult;
     if (proc) res.rssAfterMB = rssBytes(proc.pid) / 2 ** 20;
   } catch (err) {
