@@ -1,6 +1,7 @@
 //! The packed matmul alone at Qwen2.5-0.5B's decode shapes (a benchmark, not a test): GFLOP/s and share of this
 //! machine's FMA peak, for a whole step's matmuls streaming distinct weights (24 layers + the LM head, as in
-//! decode) and for each shape repeated on one matrix (weights hot in L2/L3).
+//! decode) and for each shape repeated on one matrix (weights hot in L2/L3). The step runs twice per repetition,
+//! with q, k and v as three matrices and as one (as the engine packs them), so the two compare in one process.
 //!
 //! Run (from native-server/, so that target-cpu=native applies): cargo run --release --example packed_bench
 //! [ROWS...] (default 16 1). REPS=n repetitions (best of; per CPU-second over all), RAYON_NUM_THREADS, SHAPE=out,k
@@ -17,9 +18,11 @@ mod x86 {
     use fastllm::models::random::Rng;
     use half::bf16;
 
-    /// (name, out, k) of the matmuls of one Qwen2.5-0.5B layer; gate and up are one SwiGLU matrix.
-    const LAYER: [(&str, usize, usize); 5] =
-        [("q", 896, 896), ("k", 128, 896), ("v", 128, 896), ("o", 896, 896), ("down", 896, 4864)];
+    /// (name, out, k) of the matmuls of one Qwen2.5-0.5B layer; gate and up are one SwiGLU matrix, "qkv" is q, k
+    /// and v as one (a step runs either it or the three).
+    const LAYER: [(&str, usize, usize); 6] =
+        [("q", 896, 896), ("k", 128, 896), ("v", 128, 896), ("qkv", 1152, 896), ("o", 896, 896), ("down", 896, 4864)];
+    const QKV: [&str; 3] = ["q", "k", "v"];
     const INTER: usize = 4864;
     const HIDDEN: usize = 896;
     const VOCAB: usize = 151_936;
@@ -99,10 +102,20 @@ mod x86 {
         let t = Instant::now();
         let layers: Vec<(Vec<Packed<bf16>>, Packed<bf16>)> = (0..LAYERS)
             .map(|l| {
+                let mut qkv = Vec::new();
                 let plain = LAYER
                     .iter()
                     .enumerate()
-                    .map(|(i, &(_, out, k))| Packed::new(&random_bf16(out * k, (l * 10 + i) as u64), out, k))
+                    .map(|(i, &(name, out, k))| {
+                        let w = match name {
+                            "qkv" => std::mem::take(&mut qkv),
+                            _ => random_bf16(out * k, (l * 10 + i) as u64),
+                        };
+                        if QKV.contains(&name) {
+                            qkv.extend_from_slice(&w);
+                        }
+                        Packed::new(&w, out, k)
+                    })
                     .collect();
                 let g = random_bf16(INTER * HIDDEN, (l * 10 + 7) as u64);
                 let u = random_bf16(INTER * HIDDEN, (l * 10 + 8) as u64);
@@ -116,37 +129,43 @@ mod x86 {
             let mut rng = Rng::new(r as u64);
             let x = |k: usize, rng: &mut Rng| (0..r * k).map(|_| rng.next_f32() - 0.5).collect::<Vec<f32>>();
             let (xh, xi) = (x(HIDDEN, &mut rng), x(INTER, &mut rng));
-            let flops_layer: usize = LAYER.iter().map(|&(_, o, k)| o * k).sum::<usize>() + 2 * INTER * HIDDEN;
+            let flops_layer: usize =
+                LAYER.iter().filter(|l| l.0 != "qkv").map(|&(_, o, k)| o * k).sum::<usize>() + 2 * INTER * HIDDEN;
             let flops = 2.0 * r as f64 * (LAYERS * flops_layer + VOCAB * HIDDEN) as f64;
-            let mut best = f64::MAX;
-            let mut times = Vec::new();
-            // CPU time over all repetitions: the process clock ticks every 10 ms, a step takes ~100-300.
-            let cpu = cpu_seconds();
+            // Per variant (q, k, v apart; fused), alternating: best, every time, CPU seconds.
+            let mut runs = [(f64::MAX, Vec::new(), 0.0), (f64::MAX, Vec::new(), 0.0)];
             for _ in 0..reps {
-                let t = Instant::now();
-                for (plain, gu) in &layers {
-                    for (p, &(_, _, k)) in plain.iter().zip(&LAYER) {
-                        std::hint::black_box(p.matmul(if k == HIDDEN { &xh } else { &xi }, r));
+                for (fused, (best, times, cpu_s)) in runs.iter_mut().enumerate() {
+                    let skip = |name: &str| if fused == 1 { QKV.contains(&name) } else { name == "qkv" };
+                    // CPU time: the process clock ticks every 10 ms, a step takes ~100-300.
+                    let (t, cpu) = (Instant::now(), cpu_seconds());
+                    for (plain, gu) in &layers {
+                        for (p, &(_, _, k)) in plain.iter().zip(&LAYER).filter(|(_, l)| !skip(l.0)) {
+                            std::hint::black_box(p.matmul(if k == HIDDEN { &xh } else { &xi }, r));
+                        }
+                        std::hint::black_box(gu.matmul(&xh, r));
                     }
-                    std::hint::black_box(gu.matmul(&xh, r));
+                    std::hint::black_box(head.matmul_rows(&xh, r));
+                    let s = t.elapsed().as_secs_f64();
+                    *cpu_s += cpu_seconds() - cpu;
+                    *best = best.min(s);
+                    times.push(format!("{:.1}", s * 1e3));
                 }
-                std::hint::black_box(head.matmul_rows(&xh, r));
-                let s = t.elapsed().as_secs_f64();
-                best = best.min(s);
-                times.push(format!("{:.1}", s * 1e3));
             }
-            let per_cpu_s = flops * reps as f64 / (cpu_seconds() - cpu).max(0.01);
-            // Per CPU-second against one core's peak: what the kernel gets from the CPU it is given (on a shared
-            // machine the wall clock also counts time the other core spent on other work).
-            println!(
-                "rows {r:2} step: best {:.1} ms ({}), {:.1} GFLOP/s, {:.0}% of peak; {:.1} GFLOP per CPU-second, {:.0}% of one core's",
-                best * 1e3,
-                times.join(" "),
-                flops / best / 1e9,
-                100.0 * flops / best / 1e9 / pk,
-                per_cpu_s / 1e9,
-                100.0 * per_cpu_s / 1e9 / (pk / rayon::current_num_threads() as f64)
-            );
+            for (name, (best, times, cpu_s)) in ["q,k,v", "qkv"].iter().zip(runs) {
+                let per_cpu_s = flops * reps as f64 / cpu_s.max(0.01);
+                // Per CPU-second against one core's peak: what the kernel gets from the CPU it is given (on a
+                // shared machine the wall clock also counts time the other core spent on other work).
+                println!(
+                    "rows {r:2} step ({name}): best {:.1} ms ({}), {:.1} GFLOP/s, {:.0}% of peak; {:.1} GFLOP per CPU-second, {:.0}% of one core's",
+                    best * 1e3,
+                    times.join(" "),
+                    flops / best / 1e9,
+                    100.0 * flops / best / 1e9 / pk,
+                    per_cpu_s / 1e9,
+                    100.0 * per_cpu_s / 1e9 / (pk / rayon::current_num_threads() as f64)
+                );
+            }
             // Each shape hot: the same matrix repeated (the LM head is 272 MB and stays cold).
             let shapes: Vec<(&str, &Packed<bf16>, &[f32], f64)> = LAYER
                 .iter()

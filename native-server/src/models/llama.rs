@@ -2,7 +2,7 @@
 //! The KV cache lives outside the model, one per sequence: `forward` prefills one sequence, `forward_batch` runs
 //! one decode step for many sequences at once, so every weight matrix is read once per step, not once per sequence.
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::{Embedding, Linear, RmsNorm, VarBuilder};
 use serde::Deserialize;
 
@@ -105,9 +105,7 @@ impl LlamaConfig {
 }
 
 struct Attention {
-    q: Proj,
-    k: Proj,
-    v: Proj,
+    qkv: Qkv,
     o: Proj,
     heads: usize,
     kv_heads: usize,
@@ -118,6 +116,14 @@ struct Attention {
 struct Mlp {
     gate_up: GateUp,
     down: Proj,
+}
+
+/// The q, k and v projections: on the CPU, one packed matrix of their rows (and biases) in that order, so a
+/// decode step reads them in one stream and one parallel call (k and v alone are 2 tasks each, half the kernel's
+/// rate); elsewhere candle's three linear layers.
+enum Qkv {
+    Apart([Proj; 3]),
+    Fused(Proj),
 }
 
 /// SwiGLU's gate and up projections: on the CPU, one packed matrix whose product is silu(gate) * up
@@ -217,11 +223,28 @@ impl GateUp {
 }
 
 /// Weight in `vb`'s dtype, bias (if any) in the activation dtype `act`.
-fn linear(vb: &VarBuilder, act: DType, name: &str, i: usize, o: usize, bias: bool) -> candle_core::Result<Proj> {
+fn weights(vb: &VarBuilder, act: DType, name: &str, i: usize, o: usize, bias: bool) -> candle_core::Result<(Tensor, Option<Tensor>)> {
     let vb = vb.pp(name);
     let weight = vb.get((o, i), "weight")?;
     let bias = if bias { Some(vb.to_dtype(act).get(o, "bias")?) } else { None };
+    Ok((weight, bias))
+}
+
+fn linear(vb: &VarBuilder, act: DType, name: &str, i: usize, o: usize, bias: bool) -> candle_core::Result<Proj> {
+    let (weight, bias) = weights(vb, act, name, i, o, bias)?;
     proj(weight, bias, act)
+}
+
+/// The q, k and v projections of `vb` ("self_attn"): `q` and `kv` outputs from `h` inputs.
+fn qkv(vb: &VarBuilder, act: DType, h: usize, q: usize, kv: usize, bias: bool) -> candle_core::Result<Qkv> {
+    let get = |name: &str, o: usize| weights(vb, act, name, h, o, bias);
+    let parts = [get("q_proj", q)?, get("k_proj", kv)?, get("v_proj", kv)?];
+    if !packable(&parts[0].0, act) {
+        return Ok(Qkv::Apart(parts.map(|(w, b)| Proj::Candle(Linear::new(w, b)))));
+    }
+    let weight = Tensor::cat(&parts.each_ref().map(|p| &p.0), 0)?;
+    let bias = parts.iter().map(|p| p.1.as_ref()).collect::<Option<Vec<_>>>().map(|b| Tensor::cat(&b, 0)).transpose()?;
+    Ok(Qkv::Fused(proj(weight, bias, act)?))
 }
 
 /// Inverse frequencies, with Llama 3's long-context rescaling when config.json asks for it.
@@ -275,9 +298,7 @@ impl LlamaModel {
             let av = lv.pp("self_attn");
             let (q, kv) = (cfg.num_attention_heads * hd, cfg.kv_heads() * hd);
             let attn = Attention {
-                q: linear(&av, dtype, "q_proj", h, q, bias)?,
-                k: linear(&av, dtype, "k_proj", h, kv, bias)?,
-                v: linear(&av, dtype, "v_proj", h, kv, bias)?,
+                qkv: qkv(&av, dtype, h, q, kv, bias)?,
                 o: linear(&av, dtype, "o_proj", q, h, false)?,
                 heads: cfg.num_attention_heads,
                 kv_heads: cfg.kv_heads(),
@@ -445,13 +466,26 @@ impl LlamaModel {
 }
 
 impl Attention {
+    /// q (.., heads * head_dim), k and v (.., kv_heads * head_dim) of x (.., hidden).
+    fn qkv(&self, x: &Tensor) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
+        let (q, kv) = (self.heads * self.head_dim, self.kv_heads * self.head_dim);
+        match &self.qkv {
+            Qkv::Apart([wq, wk, wv]) => Ok((apply(wq, x)?, apply(wk, x)?, apply(wv, x)?)),
+            Qkv::Fused(w) => {
+                let y = apply(w, x)?;
+                Ok((y.narrow(D::Minus1, 0, q)?, y.narrow(D::Minus1, q, kv)?, y.narrow(D::Minus1, q + kv, kv)?))
+            }
+        }
+    }
+
     /// q (B, heads, t, head_dim) and k, v (B, kv_heads, t, head_dim), rotated by `cos`/`sin`.
     fn project(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let (b, t, _) = x.dims3()?;
-        let heads = |lin: &Proj, n: usize| apply(lin, x)?.reshape((b, t, n, self.head_dim))?.transpose(1, 2)?.contiguous();
-        let q = candle_nn::rotary_emb::rope(&heads(&self.q, self.heads)?, cos, sin)?;
-        let k = candle_nn::rotary_emb::rope(&heads(&self.k, self.kv_heads)?, cos, sin)?;
-        Ok((q, k, heads(&self.v, self.kv_heads)?))
+        let (q, k, v) = self.qkv(x)?;
+        let heads = |y: Tensor, n: usize| y.reshape((b, t, n, self.head_dim))?.transpose(1, 2)?.contiguous();
+        let q = candle_nn::rotary_emb::rope(&heads(q, self.heads)?, cos, sin)?;
+        let k = candle_nn::rotary_emb::rope(&heads(k, self.kv_heads)?, cos, sin)?;
+        Ok((q, k, heads(v, self.kv_heads)?))
     }
 
     /// Keeps the last `sliding_window` positions (Mistral); the prefill mask does the same for prompt chunks.
@@ -469,8 +503,9 @@ impl Attention {
     fn decode_cpu(&self, l: usize, x: &Tensor, cos: &[f32], sin: &[f32], caches: &mut [&mut KvCache]) -> candle_core::Result<Tensor> {
         let (b, hd) = (caches.len(), self.head_dim);
         let kvd = self.kv_heads * hd;
-        let rows = |lin: &Proj| apply(lin, x)?.flatten_all()?.to_vec1::<f32>();
-        let (mut q, mut k, v) = (rows(&self.q)?, rows(&self.k)?, rows(&self.v)?);
+        let rows = |y: Tensor| y.flatten_all()?.to_vec1::<f32>();
+        let (q, k, v) = self.qkv(x)?;
+        let (mut q, mut k, v) = (rows(q)?, rows(k)?, rows(v)?);
         rope_rows(&mut q, self.heads, hd, cos, sin);
         rope_rows(&mut k, self.kv_heads, hd, cos, sin);
         for (i, c) in caches.iter_mut().enumerate() {

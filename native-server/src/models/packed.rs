@@ -558,6 +558,29 @@ mod tests {
         check::<bf16>(bf16::from_f32);
     }
 
+    /// Matrices stacked into one (q, k and v) compute what each computes alone, bit for bit, however their
+    /// boundaries fall across panels and groups.
+    #[test]
+    fn stacked_matrices_compute_what_each_computes_alone() {
+        let mut rng = Rng::new(11);
+        let (k, outs) = (300, [72, 24, 40]);
+        let ws: Vec<Vec<bf16>> = outs.iter().map(|&o| random(o * k, &mut rng).into_iter().map(bf16::from_f32).collect()).collect();
+        let total: usize = outs.iter().sum();
+        let stacked = Packed::new(&ws.concat(), total, k);
+        for rows in [1, 2, 16] {
+            let x = random(rows * k, &mut rng);
+            let all = stacked.matmul(&x, rows);
+            let mut at = 0;
+            for (w, &o) in ws.iter().zip(&outs) {
+                let y = Packed::new(w, o, k).matmul(&x, rows);
+                for r in 0..rows {
+                    assert_eq!(y[r * o..(r + 1) * o], all[r * total + at..][..o], "{rows} rows: row {r}, columns {at}..");
+                }
+                at += o;
+            }
+        }
+    }
+
     #[test]
     fn bf16_computes_what_f32_computes_on_the_rounded_weights() {
         let mut rng = Rng::new(5);
