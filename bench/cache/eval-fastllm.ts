@@ -10,12 +10,13 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFi
 import { cpus, homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cargo, demoModel, fastllmBinary, waitHealthy } from '../../scripts/native.mjs';
+import { arg, countArg } from '../lib/args.js';
 import { freePort, spawnProc, stopAll, treeCpuSeconds } from '../lib/procs.js';
-import { arg, closeClient, evaluation, fixed as f, NICE, REPLAYS, replayLine, replays, startHeddle } from './harness.js';
+import { closeClient, evaluation, fixed as f, NICE, REPLAYS, replayLine, replays, startHeddle } from './harness.js';
 
-const N = Number(arg('n', '200'));
-const CONCURRENCY = Number(arg('concurrency', '8'));
-const MAX_TOKENS = Number(arg('max-tokens', '32'));
+const N = countArg('n', 200);
+const CONCURRENCY = countArg('concurrency', 8);
+const MAX_TOKENS = countArg('max-tokens', 32);
 const SHAPE = arg('shape', '');
 const OUT = arg('out', SHAPE === '' ? 'bench/results/cache-fastllm.md' : `bench/results/cache-fastllm-${SHAPE}.md`);
 

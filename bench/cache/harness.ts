@@ -9,12 +9,6 @@ import { buildGateway, gatewayCommand } from '../../scripts/gateway.mjs';
 import { freePort, spawnProc, treeCpuSeconds, waitForPort, type SpawnResult } from '../lib/procs.js';
 import { round } from '../lib/stats.js';
 
-/** `--name value` from the command line, or `fallback`. */
-export function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-}
-
 // Other engineers' builds and benchmarks share this machine: as bench/overhead does, every process of a
 // benchmark runs at nice -20 when root (--no-nice to turn off).
 export const NICE = process.getuid?.() === 0 && !process.argv.includes('--no-nice') ? -20 : 0;

@@ -15,12 +15,13 @@ import { cacheSchema, compileCache } from '../../src/cache/config.js';
 import { cachedChat } from '../../src/cache/stage.js';
 import type { ChatRequest } from '../../src/dialects/openai/schema.js';
 import { hmacSigner } from '../../src/node/hmac.js';
+import { arg, countArg } from '../lib/args.js';
 import { spawnProc, stopAll, stopProc, type SpawnResult } from '../lib/procs.js';
 import { percentile, sortedCopy } from '../lib/stats.js';
-import { arg, closeClient, evaluation, fixed as f, NICE, post, REPLAYS, replayLine, replays, startHeddle } from './harness.js';
+import { closeClient, evaluation, fixed as f, NICE, post, REPLAYS, replayLine, replays, startHeddle } from './harness.js';
 
 const SLOW_MS = Number(arg('slow-ms', '50'));
-const N = Number(arg('n', '3000'));
+const N = countArg('n', 3000);
 const SLOW_REAL_MS = Number(arg('slow-real-ms', '500'));
 const OUT = arg('out', 'bench/results/cache.md');
 const logDir = mkdtempSync(join(tmpdir(), 'heddle-bench-cache-'));

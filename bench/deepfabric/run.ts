@@ -12,9 +12,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { countArg } from '../lib/args.js';
 import { deepfabricEnv, ensureDeepFabric, FASTLLM, fastllmAvailable, REPO, runVenv, startFastllm, startHeddle } from '../../test/e2e/support/stack.js';
 
-const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1] || 3) || 3;
+const rounds = countArg('rounds', 3);
 
 interface Scenario { name: string; seconds: number; code: number; dataset?: { samples: number }; evaluation?: { metrics?: Record<string, number> } }
 

@@ -4,12 +4,11 @@
 // benchmark's chat request (what every proxy does on its request path), first right after a timer wakes the process
 // and then once more at once, against the same work run back to back.
 // Usage: npx tsx bench/overhead/idle-penalty.ts [--samples 300]
+import { countArg } from '../lib/args.js';
 import { median } from '../lib/stats.js';
 import { chatBody } from './answers.js';
 
-const at = process.argv.indexOf('--samples');
-const samples = at === -1 ? 300 : Number(process.argv[at + 1]);
-if (!Number.isInteger(samples) || samples < 1) throw new Error('--samples takes a positive whole number');
+const samples = countArg('samples', 300);
 const body = chatBody('bench-model', true);
 const now = () => process.hrtime.bigint();
 const micros = (from: bigint, to: bigint) => Number(to - from) / 1e3;

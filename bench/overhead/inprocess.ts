@@ -14,15 +14,12 @@ import { Metrics } from '../../src/observability/metrics.js';
 import { loadPolicy } from '../../src/policy/index.js';
 import type { UpstreamResponse } from '../../src/providers/http.js';
 import { Resilience } from '../../src/resilience/index.js';
+import { arg, countArg } from '../lib/args.js';
 import { chatBody, completionJson, getAnswers } from './answers.js';
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const policyFile = arg('policy', 'bench/overhead/policy.yaml');
 const model = arg('model', 'bench-model');
-const n = Number(arg('n', '20000'));
+const n = countArg('n', 20000);
 
 const canned: UpstreamResponse = {
   status: 200,
