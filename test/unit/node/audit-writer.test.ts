@@ -108,7 +108,8 @@ describe('AuditWriter', () => {
       writer.line(line);
       if (i % 1000 === 999) await turn();
     }
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Past the first flush, so the lines still pending are the ones the sink has not taken.
+    await new Promise((resolve) => setTimeout(resolve, 2 * FLUSH_MS));
     expect(writer.pendingChars()).toBeGreaterThan(0);
     const text = `${expected.join('\n')}\n`;
     const reader = collect(sink.path);
