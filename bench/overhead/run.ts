@@ -57,8 +57,8 @@ const before = opt('before', '');
 const only = opt('only', `direct,minimal,heddle,heddle-default,${before ? 'heddle-before,' : ''}portkey`).split(',');
 const connections = Number(opt('connections', '64'));
 const ttfbRequests = Number(opt('ttfb-requests', '300'));
-// Streamed requests before the measured ones, 4 at a time, so that these see each contender's streaming path in a steady
-// state (optimized by V8), not its first few dozen streams.
+// Streamed requests before the measured ones, ttfbWarmupConcurrency at a time, so that these see each contender's
+// streaming path in a steady state (optimized by V8), not its first few dozen streams.
 const ttfbWarmup = Number(opt('ttfb-warmup', '2000'));
 const ttfbWarmupConcurrency = 4;
 // Seconds of each fixed rate before it is measured. The load generator's requests differ from wrk's warm-up ones
