@@ -1,6 +1,9 @@
 // The ceiling of any Node proxy on this machine: node:http in, undici Pool out, the request JSON parsed
 // and re-serialized (as any gateway must to route on `model`), non-streamed answers parsed and
 // re-serialized too, streamed answers piped through chunk by chunk. No validation, routing or logging.
+// COMMIT_AT_CONTENT=1: the same proxy holding the response head and the chunks before the first content back until
+// that content arrives, then sending them in one write, as DESIGN.md's stream commit requires (Heddle commits there
+// so that a failover before it stays invisible): the ceiling of any proxy that commits a stream where Heddle does.
 import http from 'node:http';
 import { Pool } from 'undici';
 
@@ -8,6 +11,8 @@ const port = Number(process.env.PORT ?? 0);
 const upstream = new URL(process.env.UPSTREAM_URL ?? 'http://127.0.0.1:9/v1');
 const pool = new Pool(upstream.origin, { connections: 128, pipelining: 1, keepAliveTimeout: 60_000 });
 const basePath = upstream.pathname.replace(/\/$/, '');
+const commitAtContent = process.env.COMMIT_AT_CONTENT === '1';
+const contentRe = /"content":"[^"]/;
 
 const server = http.createServer((req, res) => {
   const parts: Buffer[] = [];
@@ -25,8 +30,24 @@ const server = http.createServer((req, res) => {
         });
         const ct = String(up.headers['content-type'] ?? 'application/json');
         if (stream) {
-          res.writeHead(up.statusCode, { 'content-type': ct, 'cache-control': 'no-cache' });
-          for await (const c of up.body) res.write(c as Buffer);
+          const head = { 'content-type': ct, 'cache-control': 'no-cache' };
+          let held: Buffer[] | undefined = commitAtContent ? [] : undefined;
+          if (held === undefined) res.writeHead(up.statusCode, head);
+          for await (const c of up.body) {
+            if (held === undefined) {
+              res.write(c as Buffer);
+              continue;
+            }
+            held.push(c as Buffer);
+            if (!contentRe.test((c as Buffer).toString('latin1'))) continue;
+            res.writeHead(up.statusCode, head);
+            res.write(Buffer.concat(held));
+            held = undefined;
+          }
+          if (held !== undefined) {
+            res.writeHead(up.statusCode, head);
+            res.write(Buffer.concat(held));
+          }
           res.end();
           return;
         }

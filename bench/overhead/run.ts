@@ -1,8 +1,9 @@
-// npm run bench:overhead [-- --duration=10 --rounds=1 --rates=200,1000 --only=direct,minimal,heddle,heddle-default,heddle-tsx,portkey
+// npm run bench:overhead [-- --duration=10 --rounds=1 --rates=200,1000 --only=direct,minimal,minimal-commit,heddle,heddle-default,heddle-tsx,portkey
 //                            --connections=64 --rate-warmup=6 --ttfb-requests=300 --ttfb-warmup=2000 --chunk-gap=2 (ms between SSE events) --profile
 //                            --fresh-portkey --no-write
 //                            --before=<git ref> (adds Heddle's src/ at that commit, built and run like heddle, for a before/after in one run)
-//                            --wait-quiet=<max CPU cores other processes may use before each contender> --wait-max=900]
+//                            --wait-quiet=<max CPU cores other processes may use before each contender> --wait-max=900
+//                            --interleave=6 (cycles of the paired-in-time phase; 0 = none) --slice=4 (seconds per slice)]
 //
 // The same chat request sent (a) directly to a fixed-answer upstream, (b) through Heddle, (c) through a
 // minimal node:http + undici pass-through proxy (the ceiling of any Node proxy here), (d) through
@@ -35,6 +36,7 @@ import { median } from '../lib/stats.js';
 import { runWrk, wrkAvailable, type WrkResult } from '../lib/wrk.js';
 import { chatBody } from './answers.js';
 import { measureBundle } from './bundle.js';
+import { interleave, type InterleavedResult } from './interleaved.js';
 import { ensurePortkey, PORTKEY_HONO_NODE_SERVER, PORTKEY_VERSION } from './portkey.js';
 import { summarizeProfile } from './profile.js';
 import { renderReport, type ContenderResult, type OverheadResults, type RateResult, type TtfbResult } from './report.js';
@@ -65,6 +67,13 @@ const ttfbWarmupConcurrency = 4;
 // (headers, connection pattern), so a big gateway re-tiers code in the JIT when they start; pinned to one core, the
 // compiler threads take that core from the event loop (10–66 ms stalls seen in Heddle 2 s in, none after 6 s).
 const rateWarmupS = Number(opt('rate-warmup', '6'));
+// The paired-in-time phase (interleaved.ts): cycles, and seconds per contender per cycle.
+const interleaveCycles = Number(opt('interleave', '6'));
+const sliceS = Number(opt('slice', '4'));
+// Seconds at the rate before each open-loop slice is measured: the load generator is a new process every slice.
+const SLICE_RATE_WARMUP_S = 2;
+// The contenders whose ratios the targets compare, and direct, the latency baseline.
+const PAIRED: ReadonlySet<string> = new Set(['direct', 'minimal', 'heddle', 'heddle-default', 'heddle-before']);
 const profile = flag('profile');
 const write = !flag('no-write');
 const outDir = path.resolve(root, opt('out', 'bench/results'));
@@ -82,7 +91,7 @@ const log = (s: string): void => {
 };
 
 interface Contender {
-  name: 'direct' | 'minimal' | 'heddle' | 'heddle-default' | 'heddle-tsx' | 'heddle-before' | 'portkey';
+  name: 'direct' | 'minimal' | 'minimal-commit' | 'heddle' | 'heddle-default' | 'heddle-tsx' | 'heddle-before' | 'portkey';
   label: string;
   port: number;
   model: string;
@@ -244,6 +253,45 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
   return res;
 }
 
+// ---------------------------------------------------------------- the contenders at once, in turns
+/** Starts the paired contenders together (each pinned where it runs alone), warms each, and runs the slices. */
+async function runInterleaved(paired: Contender[], rate: number): Promise<InterleavedResult | undefined> {
+  const procs = new Map<string, Proc>();
+  const url = (c: Contender): string => `http://127.0.0.1:${c.port}/v1/chat/completions`;
+  const atRate = async (c: Contender, durationS: number, warmupS: number, tag: string): Promise<RateResult> =>
+    (await loadgen({ mode: 'rate', url: url(c), headers: c.headers, body: chatBody(c.model, false), connections: 256, rate, durationS, warmupS }, tag)) as unknown as RateResult;
+  try {
+    for (const c of paired) {
+      if (!c.start) continue;
+      const p = await c.start();
+      await waitForPort(c.port, p, 120_000);
+      procs.set(c.name, p);
+    }
+    for (const c of paired) {
+      log(`interleaved: warming ${c.name}`);
+      await runWrk({ url: url(c), body: chatBody(c.model, false), headers: c.headers, connections, threads: 1, durationS: 3, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name: `${c.name}-iwarm` });
+      await atRate(c, 1, rateWarmupS, `${c.name}-iwarm`);
+    }
+    return await interleave(paired, { cycles: interleaveCycles, sliceS, rate, rateWarmupS: SLICE_RATE_WARMUP_S, log }, {
+      unthrottled: async (c) => {
+        const p = procs.get(c.name);
+        const cpu0 = p ? treeCpuSeconds(p.pid) : 0;
+        const w = await runWrk({ url: url(c), body: chatBody(c.model, false), headers: c.headers, connections, threads: 1, durationS: sliceS, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name: `${c.name}-slice` });
+        return { rps: w.rps, cpuUsPerReq: p ? ((treeCpuSeconds(p.pid) - cpu0) / w.requests) * 1e6 : undefined };
+      },
+      atRate: async (c) => {
+        const r = await atRate(c, sliceS, SLICE_RATE_WARMUP_S, `${c.name}-slice`);
+        return { p50: r.latencyMs.p50, p99: r.latencyMs.p99 };
+      },
+    });
+  } catch (err) {
+    log(`interleaved phase FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  } finally {
+    for (const p of procs.values()) await stopProc(p);
+  }
+}
+
 // Median of each numeric leaf across rounds (same shape as one round); errors kept from the first failure.
 function mergeRounds(xs: ContenderResult[]): ContenderResult {
   const ok = xs.filter((x) => !x.error);
@@ -315,6 +363,23 @@ async function main(): Promise<void> {
     headers: auth,
     start: () =>
       bundled('minimal', path.join(here, 'minimal-proxy.ts'), path.join(bundles, 'minimal-proxy.mjs'), { PORT: String(minimalPort), UPSTREAM_URL: upstreamV1 }),
+  });
+
+  // The same proxy committing streams where Heddle does (DESIGN.md): at the first content, head and all in one write.
+  // Not in the default set: it separates what that commit point costs from what Heddle's own code costs.
+  const committingPort = await freePort();
+  contenders.push({
+    name: 'minimal-commit',
+    label: 'minimal proxy, committing streams at first content',
+    port: committingPort,
+    model: 'fixed-model',
+    headers: auth,
+    start: () =>
+      bundled('minimal-commit', path.join(here, 'minimal-proxy.ts'), path.join(bundles, 'minimal-proxy.mjs'), {
+        PORT: String(committingPort),
+        UPSTREAM_URL: upstreamV1,
+        COMMIT_AT_CONTENT: '1',
+      }),
   });
 
   const heddleEntry = path.join(root, 'src', 'node.ts');
@@ -439,6 +504,11 @@ async function main(): Promise<void> {
       perRound.set(c.name, [...(perRound.get(c.name) ?? []), result]);
     }
   }
+  const paired = selected.filter((c) => PAIRED.has(c.name));
+  const interleaved =
+    interleaveCycles > 0 && paired.some((c) => c.name === 'minimal') && paired.some((c) => c.name.startsWith('heddle'))
+      ? await runInterleaved(paired, Math.max(...rates, 0) || 1000)
+      : undefined;
   await stopProc(upstream);
 
   let profileSummary: string | undefined;
@@ -457,8 +527,9 @@ async function main(): Promise<void> {
     startedAt,
     finishedAt: new Date().toISOString(),
     machine: machineInfo(),
-    settings: { nice: NICE, waitQuiet: quietLoad, durationS, rounds, rates, rateWarmupS, connections, ttfbRequests, ttfbWarmup, ttfbWarmupConcurrency, wrkThreads: 1, chunkGapMs, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER, ...(before ? { before } : {}) },
+    settings: { nice: NICE, waitQuiet: quietLoad, durationS, rounds, rates, interleaveCycles, sliceS, rateWarmupS, connections, ttfbRequests, ttfbWarmup, ttfbWarmupConcurrency, wrkThreads: 1, chunkGapMs, portkeyVersion: PORTKEY_VERSION, portkeyHonoNodeServer: PORTKEY_HONO_NODE_SERVER, ...(before ? { before } : {}) },
     contenders: selected.map((c) => mergeRounds(perRound.get(c.name) ?? [])),
+    ...(interleaved ? { interleaved } : {}),
     bundle,
   };
   const md = renderReport(results);
