@@ -1,6 +1,6 @@
 // Child-process helpers for benchmarks: spawn pinned to CPUs, wait for a port, sample RSS,
 // and stop every process we started (each in its own process group) on exit, error or Ctrl-C.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import net from 'node:net';
 
@@ -79,6 +79,17 @@ let tasksetOk: boolean | undefined;
 export function hasTaskset(): boolean {
   if (tasksetOk === undefined) tasksetOk = existsSync('/usr/bin/taskset') || existsSync('/bin/taskset');
   return tasksetOk;
+}
+
+/** Moves a running process, every thread of it, onto `cpus` (a taskset list); false where that is not possible. */
+export function setAffinity(pid: number, cpus: string): boolean {
+  if (!hasTaskset()) return false;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function spawnProc(o: SpawnOptions): SpawnResult {

@@ -145,7 +145,7 @@ export function renderReport(r: OverheadResults): string {
     );
   L('- The request: a two-message chat (~450 bytes) with `temperature: 0.7`, i.e. sampled generation, which Heddle\'s cache (deterministic mode) never answers, so every request goes to the upstream through every contender.');
   L('- Every process is separate: the fixed-answer upstream (node:http), the contender, the load generator. Added latency = contender percentile minus the direct percentile at the same rate.');
-  L('- **Caveat: 2 cores.** The load generator (CPU 1) and the upstream (unpinned) compete with each other, and the upstream also competes with the contender on CPU 0. Max RPS therefore understates what any contender would do with a core of its own; the ratios between contenders, measured under the same arrangement in the same run, are the meaningful numbers. `CPU us/req` (contender CPU time divided by requests served) is the least load-generator-sensitive measure.');
+  L('- **Caveat: 2 cores.** Unthrottled, the load generator (CPU 1) and the upstream (either core) compete with each other, and the upstream also competes with the contender on CPU 0. Max RPS therefore understates what any contender would do with a core of its own; the ratios between contenders, measured under the same arrangement in the same run, are the meaningful numbers. `CPU us/req` (contender CPU time divided by requests served) is the least load-generator-sensitive measure.');
   L(
     '- Heddle runs as `npm start` and `npm run gateway` run it (scripts/gateway.mjs): src/node.ts bundled by esbuild into one file (npm packages ' +
       'external) on plain node with the gateway\'s V8 flags. The minimal proxy is bundled and run the same way, with the same flags, so the ratio ' +

@@ -23,6 +23,7 @@ import {
   hasTaskset,
   rssBytes,
   sampleRss,
+  setAffinity,
   spawnProc,
   stopAll,
   stopProc,
@@ -84,6 +85,16 @@ const quietMaxS = Number(opt('wait-max', '900'));
 const NICE = process.getuid?.() === 0 && !flag('no-nice') ? -20 : 0;
 const PROXY_CPU = '0';
 const LOADGEN_CPU = '1';
+const ALL_CPUS = `0-${os.cpus().length - 1}`;
+/**
+ * Where the upstream runs in each phase. At fixed rates and for TTFB it shares the load generator's core, so that
+ * nothing but the contender runs on CPU 0 and the latency added is the contender's own (unpinned, the scheduler put
+ * it on CPU 0 at times, and a contender's requests waited behind it); measured directly, it is the contender and
+ * takes CPU 0. Unthrottled it may use either core: CPU 1 alone could not feed the fastest contender and run wrk.
+ */
+function placeUpstream(upstream: Proc, phase: 'rate' | 'ttfb' | 'unthrottled', c: Contender): void {
+  setAffinity(upstream.pid, phase === 'unthrottled' ? ALL_CPUS : c.name === 'direct' ? PROXY_CPU : LOADGEN_CPU);
+}
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'heddle-bench-overhead-'));
 const log = (s: string): void => {
@@ -127,7 +138,7 @@ function machineInfo(): Record<string, unknown> {
     wrk: wrkVersion,
     taskset: hasTaskset(),
     pinning: hasTaskset()
-      ? `contender on CPU ${PROXY_CPU}, load generator on CPU ${LOADGEN_CPU}, upstream unpinned`
+      ? `contender on CPU ${PROXY_CPU}, load generator on CPU ${LOADGEN_CPU}, upstream on CPU ${LOADGEN_CPU} at fixed rates and for TTFB (on CPU ${PROXY_CPU} when measured directly), on either core unthrottled`
       : 'none (taskset absent)',
   };
 }
@@ -208,9 +219,11 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
 
     // Warm the JIT and connection pools.
     log(`${tag}: warmup`);
+    placeUpstream(upstream, 'unthrottled', c);
     await runWrk({ url, body: chatBody(c.model, false), headers: c.headers, connections, threads: 1, durationS: 3, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name: `${tag}-warm` });
 
     // Fixed open-loop rates.
+    placeUpstream(upstream, 'rate', c);
     res.rates = [];
     for (const rate of rates) {
       log(`${tag}: ${rate} RPS for ${durationS}s`);
@@ -220,6 +233,7 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
 
     // Unthrottled (closed loop, wrk), with RSS and CPU sampling.
     log(`${tag}: unthrottled, ${connections} connections, ${durationS}s`);
+    placeUpstream(upstream, 'unthrottled', c);
     const cpu0 = proc ? treeCpuSeconds(proc.pid) : 0;
     const up0 = treeCpuSeconds(upstream.pid);
     const sampler = sampleRss(rssPid, 100);
@@ -240,6 +254,7 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
       return res;
     }
     log(`${tag}: streaming TTFB x${ttfbRequests}`);
+    placeUpstream(upstream, 'ttfb', c);
     const t = await loadgen({ mode: 'ttfb', url, headers: c.headers, body: chatBody(c.model, true), connections: 4, requests: ttfbRequests, warmup: ttfbWarmup, warmupConcurrency: ttfbWarmupConcurrency, concurrency: 1 }, `${tag}-ttfb`);
     res.ttfb = t as unknown as TtfbResult;
     if (proc) res.rssAfterMB = rssBytes(proc.pid) / 2 ** 20;
@@ -255,7 +270,7 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
 
 // ---------------------------------------------------------------- the contenders at once, in turns
 /** Starts the paired contenders together (each pinned where it runs alone), warms each, and runs the slices. */
-async function runInterleaved(paired: Contender[], rate: number): Promise<InterleavedResult | undefined> {
+async function runInterleaved(paired: Contender[], upstream: Proc, rate: number): Promise<InterleavedResult | undefined> {
   const procs = new Map<string, Proc>();
   const url = (c: Contender): string => `http://127.0.0.1:${c.port}/v1/chat/completions`;
   const atRate = async (c: Contender, durationS: number, warmupS: number, tag: string): Promise<RateResult> =>
@@ -269,17 +284,21 @@ async function runInterleaved(paired: Contender[], rate: number): Promise<Interl
     }
     for (const c of paired) {
       log(`interleaved: warming ${c.name}`);
+      placeUpstream(upstream, 'unthrottled', c);
       await runWrk({ url: url(c), body: chatBody(c.model, false), headers: c.headers, connections, threads: 1, durationS: 3, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name: `${c.name}-iwarm` });
+      placeUpstream(upstream, 'rate', c);
       await atRate(c, 1, rateWarmupS, `${c.name}-iwarm`);
     }
     return await interleave(paired, { cycles: interleaveCycles, sliceS, rate, rateWarmupS: SLICE_RATE_WARMUP_S, log }, {
       unthrottled: async (c) => {
+        placeUpstream(upstream, 'unthrottled', c);
         const p = procs.get(c.name);
         const cpu0 = p ? treeCpuSeconds(p.pid) : 0;
         const w = await runWrk({ url: url(c), body: chatBody(c.model, false), headers: c.headers, connections, threads: 1, durationS: sliceS, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name: `${c.name}-slice` });
         return { rps: w.rps, cpuUsPerReq: p ? ((treeCpuSeconds(p.pid) - cpu0) / w.requests) * 1e6 : undefined };
       },
       atRate: async (c) => {
+        placeUpstream(upstream, 'rate', c);
         const r = await atRate(c, sliceS, SLICE_RATE_WARMUP_S, `${c.name}-slice`);
         return { p50: r.latencyMs.p50, p99: r.latencyMs.p99 };
       },
@@ -507,7 +526,7 @@ async function main(): Promise<void> {
   const paired = selected.filter((c) => PAIRED.has(c.name));
   const interleaved =
     interleaveCycles > 0 && paired.some((c) => c.name === 'minimal') && paired.some((c) => c.name.startsWith('heddle'))
-      ? await runInterleaved(paired, Math.max(...rates, 0) || 1000)
+      ? await runInterleaved(paired, upstream, Math.max(...rates, 0) || 1000)
       : undefined;
   await stopProc(upstream);
 
