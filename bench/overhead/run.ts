@@ -186,10 +186,24 @@ async function loadgen(cfg: Record<string, unknown>, name: string): Promise<Reco
   return JSON.parse(line) as Record<string, unknown>;
 }
 
+/** A contender's chat endpoint, the one URL every phase loads. */
+const chatUrl = (c: Contender): string => `http://127.0.0.1:${c.port}/v1/chat/completions`;
+
+/** Closed-loop load on a contender (wrk, from the load generator's core). */
+function wrkOn(c: Contender, durationS: number, name: string): Promise<WrkResult> {
+  return runWrk({ url: chatUrl(c), body: chatBody(c.model, false), headers: c.headers, connections, threads: 1, durationS, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name });
+}
+
+/** Open-loop load on a contender at a fixed rate, measured after `warmupS` at that rate. */
+async function atRateOn(c: Contender, rate: number, durationS: number, warmupS: number, name: string): Promise<RateResult> {
+  const r = await loadgen({ mode: 'rate', url: chatUrl(c), headers: c.headers, body: chatBody(c.model, false), connections: 256, rate, durationS, warmupS }, name);
+  return r as unknown as RateResult;
+}
+
 // ---------------------------------------------------------------- one contender, one round
 async function measure(c: Contender, upstream: Proc, round: number): Promise<ContenderResult> {
   const base = `http://127.0.0.1:${c.port}`;
-  const url = `${base}/v1/chat/completions`;
+  const url = chatUrl(c);
   const tag = `${c.name}-r${round}`;
   let background: number;
   if (quietLoad > 0) {
@@ -220,15 +234,14 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
     // Warm the JIT and connection pools.
     log(`${tag}: warmup`);
     placeUpstream(upstream, 'unthrottled', c);
-    await runWrk({ url, body: chatBody(c.model, false), headers: c.headers, connections, threads: 1, durationS: 3, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name: `${tag}-warm` });
+    await wrkOn(c, 3, `${tag}-warm`);
 
     // Fixed open-loop rates.
     placeUpstream(upstream, 'rate', c);
     res.rates = [];
     for (const rate of rates) {
       log(`${tag}: ${rate} RPS for ${durationS}s`);
-      const r = await loadgen({ mode: 'rate', url, headers: c.headers, body: chatBody(c.model, false), connections: 256, rate, durationS, warmupS: rateWarmupS }, `${tag}-${rate}`);
-      res.rates.push(r as unknown as RateResult);
+      res.rates.push(await atRateOn(c, rate, durationS, rateWarmupS, `${tag}-${rate}`));
     }
 
     // Unthrottled (closed loop, wrk), with RSS and CPU sampling.
@@ -237,7 +250,7 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
     const cpu0 = proc ? treeCpuSeconds(proc.pid) : 0;
     const up0 = treeCpuSeconds(upstream.pid);
     const sampler = sampleRss(rssPid, 100);
-    const w: WrkResult = await runWrk({ url, body: chatBody(c.model, false), headers: c.headers, connections, threads: 1, durationS, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name: `${tag}-max` });
+    const w = await wrkOn(c, durationS, `${tag}-max`);
     const rss = sampler.stop();
     res.unthrottled = {
       ...w,
@@ -272,9 +285,6 @@ async function measure(c: Contender, upstream: Proc, round: number): Promise<Con
 /** Starts the paired contenders together (each pinned where it runs alone), warms each, and runs the slices. */
 async function runInterleaved(paired: Contender[], upstream: Proc, rate: number): Promise<InterleavedResult | undefined> {
   const procs = new Map<string, Proc>();
-  const url = (c: Contender): string => `http://127.0.0.1:${c.port}/v1/chat/completions`;
-  const atRate = async (c: Contender, durationS: number, warmupS: number, tag: string): Promise<RateResult> =>
-    (await loadgen({ mode: 'rate', url: url(c), headers: c.headers, body: chatBody(c.model, false), connections: 256, rate, durationS, warmupS }, tag)) as unknown as RateResult;
   try {
     for (const c of paired) {
       if (!c.start) continue;
@@ -285,21 +295,21 @@ async function runInterleaved(paired: Contender[], upstream: Proc, rate: number)
     for (const c of paired) {
       log(`interleaved: warming ${c.name}`);
       placeUpstream(upstream, 'unthrottled', c);
-      await runWrk({ url: url(c), body: chatBody(c.model, false), headers: c.headers, connections, threads: 1, durationS: 3, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name: `${c.name}-iwarm` });
+      await wrkOn(c, 3, `${c.name}-iwarm`);
       placeUpstream(upstream, 'rate', c);
-      await atRate(c, 1, rateWarmupS, `${c.name}-iwarm`);
+      await atRateOn(c, rate, 1, rateWarmupS, `${c.name}-iwarm`);
     }
     return await interleave(paired, { cycles: interleaveCycles, sliceS, rate, rateWarmupS: SLICE_RATE_WARMUP_S, log }, {
       unthrottled: async (c) => {
         placeUpstream(upstream, 'unthrottled', c);
         const p = procs.get(c.name);
         const cpu0 = p ? treeCpuSeconds(p.pid) : 0;
-        const w = await runWrk({ url: url(c), body: chatBody(c.model, false), headers: c.headers, connections, threads: 1, durationS: sliceS, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name: `${c.name}-slice` });
+        const w = await wrkOn(c, sliceS, `${c.name}-slice`);
         return { rps: w.rps, cpuUsPerReq: p ? ((treeCpuSeconds(p.pid) - cpu0) / w.requests) * 1e6 : undefined };
       },
       atRate: async (c) => {
         placeUpstream(upstream, 'rate', c);
-        const r = await atRate(c, sliceS, SLICE_RATE_WARMUP_S, `${c.name}-slice`);
+        const r = await atRateOn(c, rate, sliceS, SLICE_RATE_WARMUP_S, `${c.name}-slice`);
         return { p50: r.latencyMs.p50, p99: r.latencyMs.p99 };
       },
     });
