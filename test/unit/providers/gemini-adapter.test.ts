@@ -1,15 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  chatChunkSchema,
-  chatCompletionSchema,
-  chatRequestSchema,
-  type ChatChunk,
-  type ChatRequest,
-} from '../../../src/dialects/openai/schema.js';
-import { HeddleError } from '../../../src/errors.js';
+import { chatCompletionSchema, type ChatChunk } from '../../../src/dialects/openai/schema.js';
 import { geminiAdapter } from '../../../src/providers/gemini/index.js';
 import { fetchHttpSend, type HttpSend } from '../../../src/providers/http.js';
 import type { CallContext } from '../../../src/providers/types.js';
+import { chat, collect, failure } from '../../support/adapter-calls.js';
 import { startFakeGemini, type FakeGemini } from '../../support/fake-gemini.js';
 
 let fake: FakeGemini;
@@ -27,24 +21,6 @@ function ctx(model: string, http: HttpSend = fetchHttpSend()): CallContext {
   };
 }
 
-const chat = (body: Record<string, unknown>): ChatRequest =>
-  chatRequestSchema.parse({ model: 'alias', messages: [{ role: 'user', content: 'Hello there' }], ...body });
-
-async function collect(stream: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
-  const out: ChatChunk[] = [];
-  for await (const chunk of stream) out.push(chatChunkSchema.parse(chunk));
-  return out;
-}
-
-async function failure(promise: Promise<unknown>): Promise<HeddleError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof HeddleError) return err;
-    throw err;
-  }
-  throw new Error('expected a HeddleError');
-}
 
 describe('geminiAdapter over loopback HTTP', () => {
   it('posts generateContent with the API key header and translates the answer', async () => {
