@@ -2,6 +2,7 @@ import { classifyTexts, collectRequestTexts, type Classification } from './class
 import type { RequestLike } from './request-texts.js';
 import type { ClassifierConfig } from './config.js';
 import type { Finding } from './finding.js';
+import { isRecord } from '../json.js';
 
 /**
  * Redaction: detected values replaced by stable placeholders (`[REDACTED_CARD_1]`: the same value gets the same
@@ -214,8 +215,4 @@ export async function* restoreChunks<C>(chunks: AsyncIterable<C>, redaction: Red
     }
     yield chunk;
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

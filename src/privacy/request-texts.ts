@@ -1,3 +1,5 @@
+import { isRecord } from '../json.js';
+
 /**
  * Every text an upstream would see in an OpenAI-style chat or embeddings request, in request order. Typed
  * structurally with `unknown` leaves so any canonical request type fits without importing it, and checked at
@@ -51,10 +53,6 @@ export interface RequestLike {
   readonly input?: unknown;
   /** Legacy completions prompt. */
   readonly prompt?: unknown;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function pushString(out: string[], v: unknown): void {

@@ -1,5 +1,6 @@
 import type { ContentPart } from '../dialects/openai/schema.js';
 import { invalidRequest } from '../errors.js';
+import { isRecord } from '../json.js';
 
 // Translation helpers shared by the adapters whose wire is not OpenAI's (Anthropic, Gemini).
 
@@ -29,8 +30,6 @@ export function parseToolArguments(text: string, param: string): Record<string, 
   } catch {
     throw invalidRequest('Tool call arguments must be a JSON object.', param);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalidRequest('Tool call arguments must be a JSON object.', param);
-  }
-  return value as Record<string, unknown>;
+  if (!isRecord(value)) throw invalidRequest('Tool call arguments must be a JSON object.', param);
+  return value;
 }

@@ -1,3 +1,5 @@
+import { isRecord } from '../json.js';
+
 // A small JSON Schema validator for the subset that structured-output clients send (DeepFabric's pydantic
 // schemas, OpenAI strict mode): type (also as a list), properties, required, additionalProperties, items,
 // prefixItems, min/maxItems, uniqueItems, min/maxLength, pattern, minimum/maximum (and exclusive), multipleOf,
@@ -67,7 +69,7 @@ function check(schema: JsonSchema, value: unknown, path: string, state: State): 
   if (typeof value === 'string') checkString(s, value, path, state);
   else if (typeof value === 'number') checkNumber(s, value, path, state);
   else if (Array.isArray(value)) checkArray(s, value, path, inner);
-  else if (isObject(value)) checkObject(s, value, path, inner);
+  else if (isRecord(value)) checkObject(s, value, path, inner);
 }
 
 function checkString(s: { readonly [k: string]: unknown }, value: string, path: string, state: State): void {
@@ -116,7 +118,7 @@ function checkArray(s: { readonly [k: string]: unknown }, value: unknown[], path
 }
 
 function checkObject(s: { readonly [k: string]: unknown }, value: Record<string, unknown>, path: string, state: State): void {
-  const props = isObject(s.properties) ? s.properties : {};
+  const props = isRecord(s.properties) ? s.properties : {};
   if (Array.isArray(s.required)) {
     for (const key of s.required) {
       if (typeof key === 'string' && !(key in value)) fail(state, path, `is missing the required property '${key}'`);
@@ -149,10 +151,10 @@ function resolveRef(root: JsonSchema, ref: string): JsonSchema | undefined {
   let node: unknown = root;
   for (const raw of ref.slice(2).split('/')) {
     const key = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
-    if (!isObject(node) || !(key in node)) return undefined;
+    if (!isRecord(node) || !(key in node)) return undefined;
     node = node[key];
   }
-  return typeof node === 'boolean' || isObject(node) ? node : undefined;
+  return typeof node === 'boolean' || isRecord(node) ? node : undefined;
 }
 
 function hasType(value: unknown, type: string): boolean {
@@ -170,7 +172,7 @@ function hasType(value: unknown, type: string): boolean {
     case 'array':
       return Array.isArray(value);
     case 'object':
-      return isObject(value);
+      return isRecord(value);
     default:
       return true;
   }
@@ -184,11 +186,7 @@ function typeName(value: unknown): string {
 }
 
 function asSchema(value: unknown): JsonSchema {
-  return typeof value === 'boolean' || isObject(value) ? value : true;
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === 'boolean' || isRecord(value) ? value : true;
 }
 
 function escapePointer(key: string): string {
@@ -198,7 +196,7 @@ function escapePointer(key: string): string {
 function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
-  if (isObject(a) && isObject(b)) {
+  if (isRecord(a) && isRecord(b)) {
     const ka = Object.keys(a);
     return ka.length === Object.keys(b).length && ka.every((k) => k in b && deepEqual(a[k], b[k]));
   }

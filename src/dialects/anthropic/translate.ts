@@ -11,6 +11,7 @@ import type {
   OutboundBlock,
   StopReason,
 } from './wire.js';
+import { argumentsObject } from '../../json.js';
 
 // Anthropic Messages (inbound) <-> the canonical (OpenAI) request and answers: the reverse of
 // src/providers/anthropic. Pure apart from the stream translator's state.
@@ -186,7 +187,7 @@ export function fromCompletion(completion: ChatCompletion, model: string): Messa
   const calls = choice?.message.tool_calls ?? [];
   if (text !== '' || calls.length === 0) content.push({ type: 'text', text });
   for (const call of calls) {
-    content.push({ type: 'tool_use', id: toolUseId(call.id), name: call.function.name, input: parseInput(call.function.arguments) });
+    content.push({ type: 'tool_use', id: toolUseId(call.id), name: call.function.name, input: argumentsObject(call.function.arguments) });
   }
   return {
     id: messageId(completion.id),
@@ -198,17 +199,6 @@ export function fromCompletion(completion: ChatCompletion, model: string): Messa
     stop_sequence: null,
     usage: toUsage(completion.usage),
   };
-}
-
-function parseInput(text: string): Record<string, unknown> {
-  if (text.trim() === '') return {};
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  return { arguments: text };
 }
 
 /**

@@ -25,6 +25,7 @@ import {
 } from './wire.js';
 import { linkAbort, type Aborter, type AbortLike } from '../../abort.js';
 import { streamResponse } from '../../stream/respond.js';
+import { isRecord } from '../../json.js';
 
 // The Ollama dialect's HTTP edge: /api/chat, /api/generate, /api/embed (and the legacy /api/embeddings),
 // /api/show, /api/tags, /api/ps, /api/version. Requests run through the same spine as OpenAI ones; answers are
@@ -248,8 +249,3 @@ function ndjsonResponse(
     headers,
   );
 }
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-

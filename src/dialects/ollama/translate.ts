@@ -20,6 +20,7 @@ import type {
   OllamaTimings,
   OllamaToolCall,
 } from './wire.js';
+import { argumentsObject } from '../../json.js';
 
 // Ollama native wire <-> the canonical (OpenAI) request and answers. Pure apart from the stream translator's state.
 
@@ -155,20 +156,8 @@ export function toOllamaToolCalls(calls: ToolCall[] | undefined): OllamaToolCall
   if (!calls || calls.length === 0) return undefined;
   return calls.map((call, index) => ({
     id: call.id,
-    function: { index, name: call.function.name, arguments: parseArguments(call.function.arguments) },
+    function: { index, name: call.function.name, arguments: argumentsObject(call.function.arguments) },
   }));
-}
-
-/** Ollama's arguments are an object; text that is not a JSON object is kept under `arguments` rather than lost. */
-function parseArguments(text: string): Record<string, unknown> {
-  if (text.trim() === '') return {};
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // fall through
-  }
-  return { arguments: text };
 }
 
 export function timings(elapsedMs: number, usage: { prompt_tokens: number; completion_tokens: number } | undefined): OllamaTimings {

@@ -1,4 +1,5 @@
 import type { ChatChunk, ChatCompletion, ChatRequest } from './schema.js';
+import { isRecord } from '../../json.js';
 
 // zod (schema.ts) defines what a valid chat request, answer and stream chunk are, and words every error. Most of
 // them are of one plain shape, though: text messages and scalar sampling fields (what DeepFabric and the openai
@@ -10,7 +11,6 @@ import type { ChatChunk, ChatCompletion, ChatRequest } from './schema.js';
 
 type Obj = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const absent = (v: unknown): boolean => v === undefined || v === null;
 const numberIn = (v: unknown, min: number, max: number): boolean => typeof v === 'number' && v >= min && v <= max;
 const intFrom = (v: unknown, min: number): boolean => Number.isSafeInteger(v) && (v as number) >= min;
@@ -21,7 +21,7 @@ const FINISH_REASONS = new Set<unknown>(['stop', 'length', 'tool_calls', 'conten
 /** Each top-level field's rule for the plain shape: nullish fields may be null, optional ones only absent. */
 const FIELDS = new Map<string, (v: unknown) => boolean>([
   ['stream', (v) => absent(v) || typeof v === 'boolean'],
-  ['stream_options', (v) => absent(v) || (isObject(v) && (v.include_usage === undefined || typeof v.include_usage === 'boolean'))],
+  ['stream_options', (v) => absent(v) || (isRecord(v) && (v.include_usage === undefined || typeof v.include_usage === 'boolean'))],
   ['temperature', (v) => absent(v) || numberIn(v, 0, 2)],
   ['top_p', (v) => absent(v) || numberIn(v, 0, 1)],
   ['n', (v) => absent(v) || (intFrom(v, 1) && (v as number) <= 128)],
@@ -33,7 +33,7 @@ const FIELDS = new Map<string, (v: unknown) => boolean>([
   ['frequency_penalty', (v) => absent(v) || numberIn(v, -2, 2)],
   ['parallel_tool_calls', (v) => v === undefined || typeof v === 'boolean'],
   ['user', optionalString],
-  ['metadata', (v) => v === undefined || (isObject(v) && Object.values(v).every((s) => typeof s === 'string'))],
+  ['metadata', (v) => v === undefined || (isRecord(v) && Object.values(v).every((s) => typeof s === 'string'))],
   // Left to zod whenever present.
   ['tools', (v) => v === undefined],
   ['tool_choice', (v) => v === undefined],
@@ -42,7 +42,7 @@ const FIELDS = new Map<string, (v: unknown) => boolean>([
 
 /** One message with text content; any other content, or tool calls, is left to zod. */
 function plainMessage(m: unknown): boolean {
-  if (!isObject(m) || !optionalString(m.name)) return false;
+  if (!isRecord(m) || !optionalString(m.name)) return false;
   switch (m.role) {
     case 'system':
     case 'developer':
@@ -59,7 +59,7 @@ function plainMessage(m: unknown): boolean {
 
 /** The request if it has the plain shape and is valid; undefined to let zod decide (and word any error). */
 export function plainChatRequest(body: unknown): ChatRequest | undefined {
-  if (!isObject(body) || typeof body.model !== 'string' || body.model === '') return undefined;
+  if (!isRecord(body) || typeof body.model !== 'string' || body.model === '') return undefined;
   const messages = body.messages;
   if (!Array.isArray(messages) || messages.length === 0) return undefined;
   for (const m of messages) if (!plainMessage(m)) return undefined;
@@ -77,13 +77,13 @@ function plainHead(v: Obj, object: string): boolean {
 }
 
 function plainUsage(u: unknown): boolean {
-  return isObject(u) && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number' && typeof u.total_tokens === 'number';
+  return isRecord(u) && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number' && typeof u.total_tokens === 'number';
 }
 
 /** Text from the assistant, without tool calls; undefined (zod decides) otherwise. */
 function plainText(m: unknown, role: 'required' | 'optional'): boolean {
   return (
-    isObject(m) &&
+    isRecord(m) &&
     (m.role === 'assistant' || (role === 'optional' && m.role === undefined)) &&
     nullishString(m.refusal) &&
     m.tool_calls === undefined
@@ -91,10 +91,10 @@ function plainText(m: unknown, role: 'required' | 'optional'): boolean {
 }
 
 export function plainChatCompletion(json: unknown): ChatCompletion | undefined {
-  if (!isObject(json) || !plainHead(json, 'chat.completion')) return undefined;
+  if (!isRecord(json) || !plainHead(json, 'chat.completion')) return undefined;
   if (json.usage !== undefined && !plainUsage(json.usage)) return undefined;
   for (const c of json.choices as unknown[]) {
-    if (!isObject(c) || typeof c.index !== 'number' || !(c.finish_reason === null || FINISH_REASONS.has(c.finish_reason))) return undefined;
+    if (!isRecord(c) || typeof c.index !== 'number' || !(c.finish_reason === null || FINISH_REASONS.has(c.finish_reason))) return undefined;
     const m = c.message;
     if (!plainText(m, 'required') || !(typeof (m as Obj).content === 'string' || (m as Obj).content === null)) return undefined;
   }
@@ -102,10 +102,10 @@ export function plainChatCompletion(json: unknown): ChatCompletion | undefined {
 }
 
 export function plainChatChunk(json: unknown): ChatChunk | undefined {
-  if (!isObject(json) || !plainHead(json, 'chat.completion.chunk')) return undefined;
+  if (!isRecord(json) || !plainHead(json, 'chat.completion.chunk')) return undefined;
   if (json.usage !== undefined && json.usage !== null && !plainUsage(json.usage)) return undefined;
   for (const c of json.choices as unknown[]) {
-    if (!isObject(c) || typeof c.index !== 'number') return undefined;
+    if (!isRecord(c) || typeof c.index !== 'number') return undefined;
     if (!(c.finish_reason === undefined || c.finish_reason === null || FINISH_REASONS.has(c.finish_reason))) return undefined;
     if (!plainText(c.delta, 'optional') || !nullishString((c.delta as Obj).content)) return undefined;
   }

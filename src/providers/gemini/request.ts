@@ -3,6 +3,7 @@ import type { ChatMessage, ChatRequest, ContentPart, ToolCall, ToolChoice } from
 import { invalidRequest } from '../../errors.js';
 import type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiRequest } from './wire.js';
 import { parseDataUrl, parseToolArguments, textOnly } from '../content.js';
+import { isRecord } from '../../json.js';
 
 const GEMINI_TEXT_ONLY = 'Only text is supported here for Gemini targets.';
 
@@ -127,8 +128,7 @@ function toTurn(
 function toResponse(text: string): Record<string, unknown> {
   try {
     const value: unknown = JSON.parse(text);
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
-    return { output: value };
+    return isRecord(value) ? value : { output: value };
   } catch {
     return { output: text };
   }
