@@ -32,14 +32,9 @@
  * before it is checked.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenOnLoopback, readRequest } from './loopback.js';
+import { listenOnLoopback, readRequest, type RecordedRequest } from './loopback.js';
 
-export interface RecordedRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: unknown;
-}
+export type { RecordedRequest } from './loopback.js';
 
 export interface FakeAnthropic {
   /** Base URL without a trailing slash, e.g. http://127.0.0.1:41234 */

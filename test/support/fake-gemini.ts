@@ -37,15 +37,9 @@
  * `outputDimensionality` (default 8) values. Usage counts are words. Every request is recorded in `requests`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenOnLoopback, readRequest } from './loopback.js';
+import { listenOnLoopback, readRequest, type RecordedRequest } from './loopback.js';
 
-export interface RecordedRequest {
-  method: string;
-  /** Path including the query string, e.g. /v1beta/models/echo:streamGenerateContent?alt=sse */
-  path: string;
-  headers: Record<string, string>;
-  body: unknown;
-}
+export type { RecordedRequest } from './loopback.js';
 
 export interface FakeGemini {
   url: string;

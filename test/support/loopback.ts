@@ -33,8 +33,17 @@ export async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
+/** A request as the Anthropic and Gemini fakes record it. */
+export interface RecordedRequest {
+  method: string;
+  /** Path including any query string, e.g. /v1beta/models/echo:streamGenerateContent?alt=sse */
+  path: string;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
 /** The request as a fake records it: body parsed as JSON when it is JSON (else kept as text), headers flattened. */
-export async function readRequest(req: IncomingMessage): Promise<{ method: string; path: string; headers: Record<string, string>; body: unknown }> {
+export async function readRequest(req: IncomingMessage): Promise<RecordedRequest> {
   const raw = await readBody(req);
   let body: unknown = raw;
   try {
