@@ -14,6 +14,8 @@
 //! rows, the row block it falls in or the k-blocking (partial sums go through memory exactly), so a sequence's
 //! logits do not depend on what it is batched with.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use candle_core::{bail, CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
 use half::bf16;
 use rayon::prelude::*;
@@ -31,6 +33,15 @@ const ROW_CHUNK: usize = 48;
 /// Most activation rows per register tile: 6 x 16 columns = 12 accumulators, plus 2 weight registers and a
 /// broadcast, out of AVX2's 16.
 const MR: usize = 6;
+
+static SCRATCH: AtomicBool = AtomicBool::new(false);
+
+/// Makes every matrix sum into a per-task scratch block and copy its columns out (as SwiGLU's do) instead of
+/// accumulating straight into the output, for the whole process: for A/B measurements, not for serving.
+#[doc(hidden)]
+pub fn use_scratch(on: bool) {
+    SCRATCH.store(on, Ordering::Relaxed);
+}
 
 /// A weight element as packed: f32, or bf16 (the top half of an f32, widened exactly).
 pub trait Weight: Copy + Send + Sync + Default + 'static {
@@ -180,7 +191,7 @@ impl<W: Weight> Packed<W> {
             let np = panels_in(g, panels);
             let (ldc, col) = (np * NR, g * GROUP * NR);
             // Straight into the output when it holds every packed column of the group.
-            let direct = self.epilogue == Epilogue::Plain && col + ldc <= self.width;
+            let direct = self.epilogue == Epilogue::Plain && col + ldc <= self.width && !SCRATCH.load(Ordering::Relaxed);
             let mut c = if direct { Vec::new() } else { vec![0f32; ROW_CHUNK.min(rows) * ldc] };
             let scratch = c.as_mut_ptr();
             for r0 in (0..rows).step_by(ROW_CHUNK) {
