@@ -2,8 +2,7 @@
 //! cached K/V, read in place from the cache buffers, instead of ~12 small candle ops per sequence per layer.
 //!
 //! Work is split over (sequence, KV head): the query heads that share a KV head (grouped-query attention) are
-//! handled together, in blocks of up to three heads, so each cached K/V row is loaded once per block, not once
-//! per head. Softmax subtracts the row maximum.
+//! handled together, so each cached K/V row is loaded once for all of them. Softmax subtracts the row maximum.
 //! Each task's sums run in an order that depends only on its own sequence, so a sequence's output does not depend
 //! on what it is batched with (batched greedy output equals solo output bit for bit).
 
@@ -67,13 +66,13 @@ pub fn decode_attention(q: &[f32], seqs: &[SeqKv], h: Heads) -> Vec<f32> {
         let n = s.end - s.start;
         let base = (g * s.capacity + s.start) * d;
         let (k, v) = (&s.k[base..base + n * d], &s.v[base..base + n * d]);
-        // The group's heads together: each K/V row is read once per block of heads, not once per head.
-        let mut p = vec![0f32; rep * n];
-        (kern.scores)(q, k, d, scale, &mut p);
-        for p in p.chunks_exact_mut(n) {
-            (kern.softmax)(p);
+        // One head at a time: the group's K/V rows stay in cache from one head to the next.
+        let mut p = vec![0f32; n];
+        for (q, out) in q.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+            (kern.scores)(q, k, scale, &mut p);
+            (kern.softmax)(&mut p);
+            (kern.weighted_sum)(&p, v, out);
         }
-        (kern.weighted_sum)(&p, v, d, out);
     });
     out
 }
@@ -95,16 +94,15 @@ pub fn rope_rows(x: &mut [f32], n_heads: usize, head_dim: usize, cos: &[f32], si
     }
 }
 
-/// The three steps of attention for the query heads of one KV head, chosen once per call by the CPU and the head
-/// size `d`. With n positions, `q` and `out` hold one row of d per head, `p` one row of n per head.
+/// The three steps of one head's attention, chosen once per call by the CPU and the head size.
 #[derive(Clone, Copy)]
 struct Kernels {
-    /// p[h][j] = scale · q_h·k_j for the rows k_j of `k` (n of them, each d long).
-    scores: fn(q: &[f32], k: &[f32], d: usize, scale: f32, p: &mut [f32]),
-    /// p <- softmax(p) for one head's row, subtracting the maximum first.
+    /// p[j] = scale · q·k_j for the rows k_j of `k` (one per element of p, each q.len() long).
+    scores: fn(q: &[f32], k: &[f32], scale: f32, p: &mut [f32]),
+    /// p <- softmax(p), subtracting the maximum first.
     softmax: fn(p: &mut [f32]),
-    /// out[h] = Σ_j p[h][j] · v_j for the rows v_j of `v` (n of them, each d long).
-    weighted_sum: fn(p: &[f32], v: &[f32], d: usize, out: &mut [f32]),
+    /// out = Σ_j p[j] · v_j for the rows v_j of `v` (one per element of p, each out.len() long).
+    weighted_sum: fn(p: &[f32], v: &[f32], out: &mut [f32]),
 }
 
 fn kernels(head_dim: usize) -> Kernels {
@@ -132,12 +130,9 @@ mod portable {
         acc.iter().sum::<f32>() + tail
     }
 
-    pub fn scores(q: &[f32], k: &[f32], d: usize, scale: f32, p: &mut [f32]) {
-        let n = p.len() / (q.len() / d);
-        for (q, p) in q.chunks_exact(d).zip(p.chunks_exact_mut(n)) {
-            for (p, kj) in p.iter_mut().zip(k.chunks_exact(d)) {
-                *p = dot(q, kj) * scale;
-            }
+    pub fn scores(q: &[f32], k: &[f32], scale: f32, p: &mut [f32]) {
+        for (p, kj) in p.iter_mut().zip(k.chunks_exact(q.len())) {
+            *p = dot(q, kj) * scale;
         }
     }
 
@@ -152,14 +147,11 @@ mod portable {
         p.iter_mut().for_each(|x| *x *= inv);
     }
 
-    pub fn weighted_sum(p: &[f32], v: &[f32], d: usize, out: &mut [f32]) {
-        let n = p.len() / (out.len() / d);
-        for (p, out) in p.chunks_exact(n).zip(out.chunks_exact_mut(d)) {
-            out.fill(0.0);
-            for (&pj, vj) in p.iter().zip(v.chunks_exact(d)) {
-                for (o, x) in out.iter_mut().zip(vj) {
-                    *o += pj * x;
-                }
+    pub fn weighted_sum(p: &[f32], v: &[f32], out: &mut [f32]) {
+        out.fill(0.0);
+        for (&pj, vj) in p.iter().zip(v.chunks_exact(out.len())) {
+            for (o, x) in out.iter_mut().zip(vj) {
+                *o += pj * x;
             }
         }
     }
@@ -181,91 +173,55 @@ mod avx2 {
 
     // Safety of the three wrappers: `kernels` picks them only after detecting AVX2 and FMA at run time, and only
     // for head sizes that are multiples of 64; the inner functions index within the slices they are given.
-    pub fn scores(q: &[f32], k: &[f32], d: usize, scale: f32, p: &mut [f32]) {
-        let heads = q.len() / d;
-        let n = p.len() / heads.max(1);
-        assert!(d % 8 == 0 && q.len() == heads * d && p.len() == heads * n && k.len() >= n * d);
-        if n == 0 {
-            return;
-        }
-        for (h0, hb) in blocks(heads, 3) {
-            let (q, p) = (q[h0 * d..].as_ptr(), p[h0 * n..].as_mut_ptr());
-            unsafe {
-                match hb {
-                    1 => scores_avx2::<1>(q, k.as_ptr(), d, n, scale, p),
-                    2 => scores_avx2::<2>(q, k.as_ptr(), d, n, scale, p),
-                    _ => scores_avx2::<3>(q, k.as_ptr(), d, n, scale, p),
-                }
-            }
-        }
+    pub fn scores(q: &[f32], k: &[f32], scale: f32, p: &mut [f32]) {
+        assert!(q.len() % 8 == 0 && k.len() >= p.len() * q.len());
+        unsafe { scores_avx2(q, k, scale, p) }
     }
     pub fn softmax(p: &mut [f32]) {
         unsafe { softmax_avx2(p) }
     }
-    pub fn weighted_sum(p: &[f32], v: &[f32], d: usize, out: &mut [f32]) {
-        let heads = out.len() / d;
-        let n = p.len() / heads.max(1);
-        assert!(d % 32 == 0 && out.len() == heads * d && p.len() == heads * n && v.len() >= n * d);
-        for (h0, hb) in blocks(heads, 3) {
-            let (p, out) = (p[h0 * n..].as_ptr(), out[h0 * d..].as_mut_ptr());
-            unsafe {
-                match hb {
-                    1 => weighted_sum_avx2::<1>(p, n, v.as_ptr(), d, out),
-                    2 => weighted_sum_avx2::<2>(p, n, v.as_ptr(), d, out),
-                    _ => weighted_sum_avx2::<3>(p, n, v.as_ptr(), d, out),
-                }
-            }
-        }
+    pub fn weighted_sum(p: &[f32], v: &[f32], out: &mut [f32]) {
+        assert!(out.len() % 64 == 0 && v.len() >= p.len() * out.len());
+        unsafe { weighted_sum_avx2(p, v, out) }
     }
 
-    /// `n` heads in balanced blocks of at most `most` (7 -> 3, 2, 2): (first head, heads).
-    fn blocks(n: usize, most: usize) -> impl Iterator<Item = (usize, usize)> {
-        let count = n.div_ceil(most);
-        let (base, extra) = (n / count.max(1), n % count.max(1));
-        (0..count).scan(0, move |start, b| {
-            let size = base + usize::from(b < extra);
-            let at = *start;
-            *start += size;
-            Some((at, size))
-        })
-    }
-
-    /// H heads (rows of d at `q`, scores in rows of n at `p`) against four positions at a time: 4H independent FMA
-    /// chains, each K row loaded once for the H heads, then one transposing reduction per head to four scores.
-    /// Past the last position the tile repeats it and drops those sums, so every score is summed the same way.
-    #[allow(clippy::needless_range_loop)]
+    /// Eight positions at a time: eight independent FMA chains, then one transposing reduction to eight scores.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn scores_avx2<const H: usize>(q: *const f32, k: *const f32, d: usize, n: usize, scale: f32, p: *mut f32) {
-        let vs = _mm_set1_ps(scale);
+    unsafe fn scores_avx2(q: &[f32], k: &[f32], scale: f32, p: &mut [f32]) {
+        let (d, n) = (q.len(), p.len());
+        let (pq, pk) = (q.as_ptr(), k.as_ptr());
+        let vs = _mm256_set1_ps(scale);
         let mut j = 0;
-        while j < n {
-            let rows: [*const f32; 4] = std::array::from_fn(|i| k.add((j + i).min(n - 1) * d));
-            let mut acc = [[_mm256_setzero_ps(); 4]; H];
+        while j + 8 <= n {
+            let mut acc = [_mm256_setzero_ps(); 8];
             let mut c = 0;
             while c < d {
-                let kv: [__m256; 4] = std::array::from_fn(|i| _mm256_loadu_ps(rows[i].add(c)));
-                for h in 0..H {
-                    let qv = _mm256_loadu_ps(q.add(h * d + c));
-                    for i in 0..4 {
-                        acc[h][i] = _mm256_fmadd_ps(qv, kv[i], acc[h][i]);
-                    }
+                let qv = _mm256_loadu_ps(pq.add(c));
+                for (i, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_ps(qv, _mm256_loadu_ps(pk.add((j + i) * d + c)), *a);
                 }
                 c += 8;
             }
-            for h in 0..H {
-                let a = &acc[h];
-                // Per 128-bit half: ((x0+x1)+(x2+x3)) of positions j..j+4, then the two halves added.
-                let s = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
-                let s = _mm_mul_ps(_mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1)), vs);
-                if j + 4 <= n {
-                    _mm_storeu_ps(p.add(h * n + j), s);
-                } else {
-                    let mut lanes = [0f32; 4];
-                    _mm_storeu_ps(lanes.as_mut_ptr(), s);
-                    std::ptr::copy_nonoverlapping(lanes.as_ptr(), p.add(h * n + j), n - j);
-                }
+            let h0 = _mm256_hadd_ps(acc[0], acc[1]);
+            let h1 = _mm256_hadd_ps(acc[2], acc[3]);
+            let h2 = _mm256_hadd_ps(acc[4], acc[5]);
+            let h3 = _mm256_hadd_ps(acc[6], acc[7]);
+            // Per 128-bit half: partial sums of positions j..j+4 (lo) and j+4..j+8 (hi).
+            let lo = _mm256_hadd_ps(h0, h1);
+            let hi = _mm256_hadd_ps(h2, h3);
+            let sums = _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20), _mm256_permute2f128_ps(lo, hi, 0x31));
+            _mm256_storeu_ps(p.as_mut_ptr().add(j), _mm256_mul_ps(sums, vs));
+            j += 8;
+        }
+        while j < n {
+            let mut a = _mm256_setzero_ps();
+            let mut c = 0;
+            while c < d {
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(pq.add(c)), _mm256_loadu_ps(pk.add(j * d + c)), a);
+                c += 8;
             }
-            j += 4;
+            p[j] = hsum(a) * scale;
+            j += 1;
         }
     }
 
@@ -309,30 +265,25 @@ mod avx2 {
         p[j..].iter_mut().for_each(|x| *x *= inv);
     }
 
-    /// H heads (weights in rows of n at `p`, outputs in rows of d at `out`), 32 columns at a time in 4H
-    /// accumulators, each V row loaded once for the H heads; each output is one chain of FMAs over j in order.
-    #[allow(clippy::needless_range_loop)]
+    /// 64 output columns at a time in eight accumulators, streaming the rows of v.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn weighted_sum_avx2<const H: usize>(p: *const f32, n: usize, v: *const f32, d: usize, out: *mut f32) {
+    unsafe fn weighted_sum_avx2(p: &[f32], v: &[f32], out: &mut [f32]) {
+        let d = out.len();
+        let pv = v.as_ptr();
         let mut c = 0;
         while c < d {
-            let mut acc = [[_mm256_setzero_ps(); 4]; H];
-            for j in 0..n {
-                let row = v.add(j * d + c);
-                let vv: [__m256; 4] = std::array::from_fn(|i| _mm256_loadu_ps(row.add(8 * i)));
-                for h in 0..H {
-                    let w = _mm256_broadcast_ss(&*p.add(h * n + j));
-                    for i in 0..4 {
-                        acc[h][i] = _mm256_fmadd_ps(w, vv[i], acc[h][i]);
-                    }
+            let mut acc = [_mm256_setzero_ps(); 8];
+            for (j, &pj) in p.iter().enumerate() {
+                let w = _mm256_set1_ps(pj);
+                let row = pv.add(j * d + c);
+                for (i, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_ps(w, _mm256_loadu_ps(row.add(8 * i)), *a);
                 }
             }
-            for h in 0..H {
-                for i in 0..4 {
-                    _mm256_storeu_ps(out.add(h * d + c + 8 * i), acc[h][i]);
-                }
+            for (i, a) in acc.iter().enumerate() {
+                _mm256_storeu_ps(out.as_mut_ptr().add(c + 8 * i), *a);
             }
-            c += 32;
+            c += 64;
         }
     }
 }
@@ -350,36 +301,21 @@ mod tests {
     fn kernels_agree_with_the_portable_ones() {
         let mut seed = 7;
         let k = kernels(64);
-        for n in [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 100, 129] {
+        for n in [1, 7, 8, 9, 15, 16, 17, 100, 129] {
             for d in [64, 128] {
-                for heads in 1..=8 {
-                    let q: Vec<f32> = (0..heads * d).map(|_| lcg(&mut seed)).collect();
-                    let rows: Vec<f32> = (0..n * d).map(|_| lcg(&mut seed)).collect();
-                    let (mut a, mut b) = (vec![0f32; heads * n], vec![0f32; heads * n]);
-                    (k.scores)(&q, &rows, d, 0.125, &mut a);
-                    portable::scores(&q, &rows, d, 0.125, &mut b);
-                    assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-5), "scores, n = {n}, d = {d}, heads = {heads}");
-                    // Each head's scores are what that head alone gets (the blocking does not change a sum).
-                    for h in 0..heads {
-                        let mut alone = vec![0f32; n];
-                        (k.scores)(&q[h * d..(h + 1) * d], &rows, d, 0.125, &mut alone);
-                        assert_eq!(alone, a[h * n..(h + 1) * n], "scores of head {h} of {heads}, n = {n}");
-                    }
-                    for (pa, pb) in a.chunks_exact_mut(n).zip(b.chunks_exact_mut(n)) {
-                        (k.softmax)(pa);
-                        portable::softmax(pb);
-                        assert!(pa.iter().zip(&*pb).all(|(x, y)| (x - y).abs() <= 1e-6 * y.max(1e-3)), "softmax, n = {n}");
-                    }
-                    let (mut oa, mut ob) = (vec![0f32; heads * d], vec![0f32; heads * d]);
-                    (k.weighted_sum)(&a, &rows, d, &mut oa);
-                    portable::weighted_sum(&b, &rows, d, &mut ob);
-                    assert!(oa.iter().zip(&ob).all(|(x, y)| (x - y).abs() < 1e-6), "weighted sum, n = {n}, d = {d}, heads = {heads}");
-                    for h in 0..heads {
-                        let mut alone = vec![0f32; d];
-                        (k.weighted_sum)(&a[h * n..(h + 1) * n], &rows, d, &mut alone);
-                        assert_eq!(alone, oa[h * d..(h + 1) * d], "weighted sum of head {h} of {heads}, n = {n}");
-                    }
-                }
+                let q: Vec<f32> = (0..d).map(|_| lcg(&mut seed)).collect();
+                let rows: Vec<f32> = (0..n * d).map(|_| lcg(&mut seed)).collect();
+                let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
+                (k.scores)(&q, &rows, 0.125, &mut a);
+                portable::scores(&q, &rows, 0.125, &mut b);
+                assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-5), "scores, n = {n}, d = {d}");
+                (k.softmax)(&mut a);
+                portable::softmax(&mut b);
+                assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 1e-6 * y.max(1e-3)), "softmax, n = {n}");
+                let (mut oa, mut ob) = (vec![0f32; d], vec![0f32; d]);
+                (k.weighted_sum)(&a, &rows, &mut oa);
+                portable::weighted_sum(&b, &rows, &mut ob);
+                assert!(oa.iter().zip(&ob).all(|(x, y)| (x - y).abs() < 1e-6), "weighted sum, n = {n}, d = {d}");
             }
         }
     }
