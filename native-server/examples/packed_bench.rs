@@ -1,7 +1,8 @@
 //! The packed matmul alone at Qwen2.5-0.5B's decode shapes (a benchmark, not a test): GFLOP/s and share of this
 //! machine's FMA peak, for a whole step's matmuls streaming distinct weights (24 layers + the LM head, as in
-//! decode) and for each shape repeated on one matrix (weights hot in L2/L3). The step runs twice per repetition,
-//! with q, k and v as three matrices and as one (as the engine packs them), so the two compare in one process.
+//! decode) and for each shape repeated on one matrix (weights hot in L2/L3). The step and each hot shape run twice
+//! per repetition, with partial sums through a scratch block per task and straight into the output (as the engine
+//! runs), so the two compare in one process; q, k and v are one matrix, as the engine packs them.
 //!
 //! Run (from native-server/, so that target-cpu=native applies): cargo run --release --example packed_bench
 //! [ROWS...] (default 16 1). REPS=n repetitions (best of; per CPU-second over all), RAYON_NUM_THREADS, SHAPE=out,k
@@ -132,11 +133,13 @@ mod x86 {
             let flops_layer: usize =
                 LAYER.iter().filter(|l| l.0 != "qkv").map(|&(_, o, k)| o * k).sum::<usize>() + 2 * INTER * HIDDEN;
             let flops = 2.0 * r as f64 * (LAYERS * flops_layer + VOCAB * HIDDEN) as f64;
-            // Per variant (q, k, v apart; fused), alternating: best, every time, CPU seconds.
+            // Per variant (partial sums through a scratch block; straight into the output, as the engine runs),
+            // alternating: best, every time, CPU seconds. q, k and v as one matrix, as the engine packs them.
             let mut runs = [(f64::MAX, Vec::new(), 0.0), (f64::MAX, Vec::new(), 0.0)];
             for _ in 0..reps {
-                for (fused, (best, times, cpu_s)) in runs.iter_mut().enumerate() {
-                    let skip = |name: &str| if fused == 1 { QKV.contains(&name) } else { name == "qkv" };
+                for (direct, (best, times, cpu_s)) in runs.iter_mut().enumerate() {
+                    fastllm::models::packed::use_scratch(direct == 0);
+                    let skip = |name: &str| QKV.contains(&name);
                     // CPU time: the process clock ticks every 10 ms, a step takes ~100-300.
                     let (t, cpu) = (Instant::now(), cpu_seconds());
                     for (plain, gu) in &layers {
@@ -152,7 +155,7 @@ mod x86 {
                     times.push(format!("{:.1}", s * 1e3));
                 }
             }
-            for (name, (best, times, cpu_s)) in ["q,k,v", "qkv"].iter().zip(runs) {
+            for (name, (best, times, cpu_s)) in ["scratch", "direct"].iter().zip(runs) {
                 let per_cpu_s = flops * reps as f64 / cpu_s.max(0.01);
                 // Per CPU-second against one core's peak: what the kernel gets from the CPU it is given (on a
                 // shared machine the wall clock also counts time the other core spent on other work).
@@ -176,21 +179,32 @@ mod x86 {
                     ("head", &head, &xh[..], (VOCAB * HIDDEN) as f64),
                 ])
                 .collect();
+            // Scratch -> direct per shape, alternating.
             let mut line = String::new();
             for (name, p, xs, macs) in shapes {
                 let n = if name == "head" { 3 } else { 40 };
-                let mut best = f64::MAX;
+                let mut best = [f64::MAX; 2];
                 for _ in 0..reps {
-                    let t = Instant::now();
-                    for _ in 0..n {
-                        std::hint::black_box(p.matmul(xs, r));
+                    for (direct, best) in best.iter_mut().enumerate() {
+                        fastllm::models::packed::use_scratch(direct == 0);
+                        let t = Instant::now();
+                        for _ in 0..n {
+                            std::hint::black_box(p.matmul(xs, r));
+                        }
+                        *best = best.min(t.elapsed().as_secs_f64() / n as f64);
                     }
-                    best = best.min(t.elapsed().as_secs_f64() / n as f64);
                 }
-                let g = 2.0 * r as f64 * macs / best / 1e9;
-                line += &format!(" {name} {:.0}us {g:.0}GF/s({:.0}%)", best * 1e6, 100.0 * g / pk);
+                let g = best.map(|b| 2.0 * r as f64 * macs / b / 1e9);
+                line += &format!(
+                    " {name} {:.0}->{:.0}us ({:.0}->{:.0}%)",
+                    best[0] * 1e6,
+                    best[1] * 1e6,
+                    100.0 * g[0] / pk,
+                    100.0 * g[1] / pk
+                );
             }
-            println!("rows {r:2} hot:{line}");
+            fastllm::models::packed::use_scratch(false);
+            println!("rows {r:2} hot, scratch -> direct:{line}");
         }
     }
 }

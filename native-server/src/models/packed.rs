@@ -14,6 +14,8 @@
 //! rows, the row block it falls in or the k-blocking (partial sums go through memory exactly), so a sequence's
 //! logits do not depend on what it is batched with.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use candle_core::{bail, CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
 use half::bf16;
 use rayon::prelude::*;
@@ -31,6 +33,15 @@ const ROW_CHUNK: usize = 48;
 /// Most activation rows per register tile: 6 x 16 columns = 12 accumulators, plus 2 weight registers and a
 /// broadcast, out of AVX2's 16.
 const MR: usize = 6;
+
+static SCRATCH: AtomicBool = AtomicBool::new(false);
+
+/// Makes every matrix sum into a per-task scratch block and copy its columns out (as SwiGLU's do) instead of
+/// accumulating straight into the output, for the whole process: for A/B measurements, not for serving.
+#[doc(hidden)]
+pub fn use_scratch(on: bool) {
+    SCRATCH.store(on, Ordering::Relaxed);
+}
 
 /// A weight element as packed: f32, or bf16 (the top half of an f32, widened exactly).
 pub trait Weight: Copy + Send + Sync + Default + 'static {
@@ -166,8 +177,10 @@ impl<W: Weight> Packed<W> {
     }
 
     /// Writes every element of the `rows` output rows (each `width` long) that `dst` points to. The outputs are not
-    /// zeroed first: each task writes all of its columns, and at 16 rows the LM head's 9.7 MB of zeroing ran on the
-    /// calling thread while the pool waited.
+    /// zeroed first: each task writes all of its columns. A plain matrix's tasks accumulate straight into the
+    /// output (the first k-block starts its sums from zero instead of loading them), so there is no scratch to
+    /// zero and copy out (at 16 rows the LM head's partial sums were 9.7 MB each way per call); only SwiGLU's tasks
+    /// and a group with padding columns sum into a scratch block and write their columns from it.
     fn run(&self, x: &[f32], rows: usize, dst: &OutRows) {
         let (out, k) = (self.out, self.k);
         assert_eq!(x.len(), rows * k, "activations are not (rows, k)");
@@ -176,12 +189,13 @@ impl<W: Weight> Packed<W> {
         let kernels = Kernels::<W>::detect();
         self.data.par_chunks(GROUP * NR * k).enumerate().for_each(|(g, w)| {
             let np = panels_in(g, panels);
-            let ldc = np * NR;
-            let mut c = vec![0f32; ROW_CHUNK.min(rows) * ldc];
+            let (ldc, col) = (np * NR, g * GROUP * NR);
+            // Straight into the output when it holds every packed column of the group.
+            let direct = self.epilogue == Epilogue::Plain && col + ldc <= self.width && !SCRATCH.load(Ordering::Relaxed);
+            let mut c = if direct { Vec::new() } else { vec![0f32; ROW_CHUNK.min(rows) * ldc] };
+            let scratch = c.as_mut_ptr();
             for r0 in (0..rows).step_by(ROW_CHUNK) {
                 let n = ROW_CHUNK.min(rows - r0);
-                let c = &mut c[..n * ldc];
-                c.fill(0.0);
                 for k0 in (0..k).step_by(KC) {
                     let kc = KC.min(k - k0);
                     let block = &w[k0 * np * NR..][..np * kc * NR];
@@ -191,18 +205,32 @@ impl<W: Weight> Packed<W> {
                         // lines already on their way (at 16 rows that cost ~6-12% of the LM head).
                         let ahead = if b0 == 0 { Some(np * kc * NR) } else { None };
                         for p0 in (0..np).step_by(step) {
-                            let tile = Tile { mr, np: step.min(np - p0), kc, ldx: k, ldc, ahead };
+                            let tile = Tile { mr, np: step.min(np - p0), kc, ldx: k, first: k0 == 0, ahead };
                             let xs = &x[(r0 + b0) * k + k0..(r0 + b0 + mr - 1) * k + k0 + kc];
                             let ws = &block[p0 * kc * NR..(p0 + tile.np) * kc * NR];
-                            kernels.run(tile, xs, ws, &mut c[b0 * ldc + p0 * NR..]);
+                            let mut at = [std::ptr::null_mut(); MR];
+                            for (r, at) in at[..mr].iter_mut().enumerate() {
+                                *at = match direct {
+                                    // Safety: row r0 + b0 + r < rows, columns col + p0 * NR.. + tile.np * NR
+                                    // <= col + ldc <= width; this task alone writes them.
+                                    true => unsafe { dst.0[r0 + b0 + r].add(col + p0 * NR) },
+                                    // Safety: row b0 + r < n of the scratch block, columns p0 * NR.. < ldc.
+                                    false => unsafe { scratch.add((b0 + r) * ldc + p0 * NR) },
+                                };
+                            }
+                            // Safety: each of the first mr pointers holds tile.np * NR writable values.
+                            unsafe { kernels.run(tile, xs, ws, &at) };
                         }
                     }
                 }
-                for (i, row) in c.chunks(ldc).enumerate() {
+                if direct {
+                    continue;
+                }
+                for (i, row) in c[..n * ldc].chunks(ldc).enumerate() {
                     // Safety (both): in bounds (row r0 + i < rows, columns < width); this task alone writes them.
                     match self.epilogue {
                         Epilogue::Plain => {
-                            let (col, cols) = (g * GROUP * NR, ldc.min(out - g * GROUP * NR));
+                            let cols = ldc.min(out - col);
                             unsafe { dst.columns(r0 + i, col, cols) }.copy_from_slice(&row[..cols]);
                         }
                         Epilogue::SiluMul => {
@@ -245,14 +273,15 @@ fn panels_per_tile(mr: usize) -> usize {
 }
 
 /// One register tile: `mr` activation rows (stride `ldx`) x `np` panels over `kc` values of k, accumulated into
-/// the partial sums at stride `ldc`.
+/// the sums each row's output pointer holds (`np * NR` values), or started from zero on the first k-block.
 #[derive(Clone, Copy)]
 struct Tile {
     mr: usize,
     np: usize,
     kc: usize,
     ldx: usize,
-    ldc: usize,
+    /// The first k-block: the sums start from zero, not from what the outputs hold.
+    first: bool,
     /// Elements from these weights to the ones this task reads next (the same panels in the next k-block), if
     /// this tile prefetches them: the kernel does while it computes, as a decode step computes too long per byte
     /// for the hardware prefetcher alone to keep the memory busy.
@@ -289,13 +318,13 @@ impl<W: Weight> Kernels<W> {
         }
     }
 
-    fn run(&self, t: Tile, x: &[f32], w: &[W], c: &mut [f32]) {
-        debug_assert!(x.len() >= (t.mr - 1) * t.ldx + t.kc && w.len() >= t.np * t.kc * NR);
-        debug_assert!(c.len() >= (t.mr - 1) * t.ldc + t.np * NR);
+    /// Safety: the first `t.mr` pointers of `c` each hold `t.np * NR` values that nothing else touches meanwhile.
+    unsafe fn run(&self, t: Tile, x: &[f32], w: &[W], c: &[*mut f32; MR]) {
+        assert!(x.len() >= (t.mr - 1) * t.ldx + t.kc && w.len() >= t.np * t.kc * NR && t.mr <= MR);
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             // Safety: the features were detected; the slices hold the tile (asserted above).
-            return unsafe { avx2::tile(t, x, w, c) };
+            return avx2::tile(t, x, w, c);
         }
         portable_tile(t, x, w, c)
     }
@@ -303,10 +332,14 @@ impl<W: Weight> Kernels<W> {
 
 /// The same chains of multiply-adds in plain Rust (rounded twice where AVX2 fuses them; only one path runs on a
 /// given CPU, so rows still do not depend on the batch).
-fn portable_tile<W: Weight>(t: Tile, x: &[f32], w: &[W], c: &mut [f32]) {
+/// Safety: as `Kernels::run`.
+unsafe fn portable_tile<W: Weight>(t: Tile, x: &[f32], w: &[W], c: &[*mut f32; MR]) {
     for r in 0..t.mr {
         for p in 0..t.np {
-            let acc = &mut c[r * t.ldc + p * NR..][..NR];
+            let acc = std::slice::from_raw_parts_mut(c[r].add(p * NR), NR);
+            if t.first {
+                acc.fill(0.0);
+            }
             let panel = &w[p * t.kc * NR..][..t.kc * NR];
             for kk in 0..t.kc {
                 let xv = x[r * t.ldx + kk];
@@ -320,12 +353,12 @@ fn portable_tile<W: Weight>(t: Tile, x: &[f32], w: &[W], c: &mut [f32]) {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Tile, Weight, NR};
+    use super::{Tile, Weight, MR as MAX_ROWS, NR};
     use std::arch::x86_64::*;
 
     /// Dispatches to a tile of fixed size, so its accumulators live in registers.
-    pub unsafe fn tile<W: Weight>(t: Tile, x: &[f32], w: &[W], c: &mut [f32]) {
-        let (x, w, c) = (x.as_ptr(), w.as_ptr(), c.as_mut_ptr());
+    pub unsafe fn tile<W: Weight>(t: Tile, x: &[f32], w: &[W], c: &[*mut f32; MAX_ROWS]) {
+        let (x, w) = (x.as_ptr(), w.as_ptr());
         match (t.mr, t.np) {
             (1, 1) => fixed::<W, 1, 1>(t, x, w, c),
             (1, 2) => fixed::<W, 1, 2>(t, x, w, c),
@@ -360,12 +393,14 @@ mod avx2 {
     // acc[r][p] pairs activation row r with panel p; index loops say that more plainly than iterators.
     #[allow(clippy::needless_range_loop)]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn fixed<W: Weight, const MR: usize, const NP: usize>(t: Tile, x: *const f32, w: *const W, c: *mut f32) {
+    unsafe fn fixed<W: Weight, const MR: usize, const NP: usize>(t: Tile, x: *const f32, w: *const W, c: &[*mut f32; MAX_ROWS]) {
         let mut acc = [[[_mm256_setzero_ps(); 2]; NP]; MR];
-        for r in 0..MR {
-            for p in 0..NP {
-                for h in 0..2 {
-                    acc[r][p][h] = _mm256_loadu_ps(c.add(r * t.ldc + p * NR + h * 8));
+        if !t.first {
+            for r in 0..MR {
+                for p in 0..NP {
+                    for h in 0..2 {
+                        acc[r][p][h] = _mm256_loadu_ps(c[r].add(p * NR + h * 8));
+                    }
                 }
             }
         }
@@ -388,7 +423,7 @@ mod avx2 {
         for r in 0..MR {
             for p in 0..NP {
                 for h in 0..2 {
-                    _mm256_storeu_ps(c.add(r * t.ldc + p * NR + h * 8), acc[r][p][h]);
+                    _mm256_storeu_ps(c[r].add(p * NR + h * 8), acc[r][p][h]);
                 }
             }
         }
