@@ -6,12 +6,13 @@ import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { buildGateway, gatewayCommand } from '../../scripts/gateway.mjs';
+import { flag } from '../lib/args.js';
 import { freePort, spawnProc, treeCpuSeconds, waitForPort, type SpawnResult } from '../lib/procs.js';
 import { round } from '../lib/stats.js';
 
 // Other engineers' builds and benchmarks share this machine: as bench/overhead does, every process of a
 // benchmark runs at nice -20 when root (--no-nice to turn off).
-export const NICE = process.getuid?.() === 0 && !process.argv.includes('--no-nice') ? -20 : 0;
+export const NICE = process.getuid?.() === 0 && !flag('no-nice') ? -20 : 0;
 if (NICE !== 0) {
   try {
     setPriority(0, NICE);

@@ -7,16 +7,15 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { arg, countArg } from '../lib/args.js';
 import { freePort, spawnProc, stopAll, waitForPort, type SpawnResult } from '../lib/procs.js';
 import { percentile, round, sortedCopy } from '../lib/stats.js';
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
-const RATE = Number(args.get('rate') ?? 60);
-const STEADY_S = Number(args.get('steady') ?? 6);
-const DOWN_S = Number(args.get('down') ?? 6);
-const AFTER_S = Number(args.get('after') ?? 8);
-const OUT = args.get('out') ?? 'bench/results/failover.md';
+const RATE = countArg('rate', 60);
+const STEADY_S = countArg('steady', 6);
+const DOWN_S = countArg('down', 6);
+const AFTER_S = countArg('after', 8);
+const OUT = arg('out', 'bench/results/failover.md');
 const FAILOVER_WINDOW_S = 2;
 const DRIP_MS = 5;
 const COOLDOWN_S = 2;

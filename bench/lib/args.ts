@@ -1,9 +1,19 @@
-// Command-line options of the bench scripts run with tsx (`--name value`).
+// Command-line options of the bench scripts: `--name value` or `--name=value` (an empty value after `=` is a value).
 
-/** `--name value` from the command line, or `fallback`. */
+/** The value of option `--name`, or `fallback` when it is not given. */
 export function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+  const argv = process.argv;
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === `--${name}`) return argv[i + 1] ?? fallback;
+    if (a.startsWith(`--${name}=`)) return a.slice(name.length + 3);
+  }
+  return fallback;
+}
+
+/** Whether the bare switch `--name` is given. */
+export function flag(name: string): boolean {
+  return process.argv.includes(`--${name}`);
 }
 
 /** A positive whole number given as `--name n`, or `fallback`; anything else is an error naming the option. */

@@ -33,6 +33,7 @@ import {
   waitQuiet,
   type Proc,
 } from '../lib/procs.js';
+import { arg, flag } from '../lib/args.js';
 import { median } from '../lib/stats.js';
 import { runWrk, wrkAvailable, type WrkResult } from '../lib/wrk.js';
 import { chatBody } from './answers.js';
@@ -46,40 +47,34 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
 
 // ---------------------------------------------------------------- options
-const argv = process.argv.slice(2);
-function opt(name: string, def: string): string {
-  const a = argv.find((x) => x.startsWith(`--${name}=`));
-  return a ? a.slice(name.length + 3) : def;
-}
-const flag = (name: string): boolean => argv.includes(`--${name}`);
-const durationS = Number(opt('duration', '10'));
-const rounds = Number(opt('rounds', '1'));
-const rates = opt('rates', '200,1000').split(',').filter(Boolean).map(Number);
-const chunkGapMs = Number(opt('chunk-gap', '2'));
-const before = opt('before', '');
-const only = opt('only', `direct,minimal,heddle,heddle-default,${before ? 'heddle-before,' : ''}portkey`).split(',');
-const connections = Number(opt('connections', '64'));
-const ttfbRequests = Number(opt('ttfb-requests', '300'));
+const durationS = Number(arg('duration', '10'));
+const rounds = Number(arg('rounds', '1'));
+const rates = arg('rates', '200,1000').split(',').filter(Boolean).map(Number);
+const chunkGapMs = Number(arg('chunk-gap', '2'));
+const before = arg('before', '');
+const only = arg('only', `direct,minimal,heddle,heddle-default,${before ? 'heddle-before,' : ''}portkey`).split(',');
+const connections = Number(arg('connections', '64'));
+const ttfbRequests = Number(arg('ttfb-requests', '300'));
 // Streamed requests before the measured ones, ttfbWarmupConcurrency at a time, so that these see each contender's
 // streaming path in a steady state (optimized by V8), not its first few dozen streams.
-const ttfbWarmup = Number(opt('ttfb-warmup', '2000'));
+const ttfbWarmup = Number(arg('ttfb-warmup', '2000'));
 const ttfbWarmupConcurrency = 4;
 // Seconds of each fixed rate before it is measured. The load generator's requests differ from wrk's warm-up ones
 // (headers, connection pattern), so a big gateway re-tiers code in the JIT when they start; pinned to one core, the
 // compiler threads take that core from the event loop (10–66 ms stalls seen in Heddle 2 s in, none after 6 s).
-const rateWarmupS = Number(opt('rate-warmup', '6'));
+const rateWarmupS = Number(arg('rate-warmup', '6'));
 // The paired-in-time phase (interleaved.ts): cycles, and seconds per contender per cycle.
-const interleaveCycles = Number(opt('interleave', '6'));
-const sliceS = Number(opt('slice', '4'));
+const interleaveCycles = Number(arg('interleave', '6'));
+const sliceS = Number(arg('slice', '4'));
 // Seconds at the rate before each open-loop slice is measured: the load generator is a new process every slice.
 const SLICE_RATE_WARMUP_S = 2;
 // The contenders whose ratios the targets compare, and direct, the latency baseline.
 const PAIRED: ReadonlySet<string> = new Set(['direct', 'minimal', 'heddle', 'heddle-default', 'heddle-before']);
 const profile = flag('profile');
 const write = !flag('no-write');
-const outDir = path.resolve(root, opt('out', 'bench/results'));
-const quietLoad = Number(opt('wait-quiet', '0')); // max background CPU cores before each contender; 0 = do not wait
-const quietMaxS = Number(opt('wait-max', '900'));
+const outDir = path.resolve(root, arg('out', 'bench/results'));
+const quietLoad = Number(arg('wait-quiet', '0')); // max background CPU cores before each contender; 0 = do not wait
+const quietMaxS = Number(arg('wait-max', '900'));
 // Other engineers' builds share this machine: every bench process runs at nice -20 (when root) so that
 // it gets the CPU whenever it wants it, and the builds get what is left.
 const NICE = process.getuid?.() === 0 && !flag('no-nice') ? -20 : 0;
