@@ -12,13 +12,14 @@ use rayon::prelude::*;
 
 static CANDLE_OPS: AtomicBool = AtomicBool::new(false);
 
-/// Makes the CPU decode step run the per-sequence candle ops (the GPU path) instead of the fused one, for the whole
-/// process: for A/B measurements and the equivalence test, not for serving.
+/// Makes the decode step run candle's per-sequence ops instead of the fused step (on the CPU in f32, this module;
+/// on CUDA in bf16, `cuda_decode`), for the whole process: for A/B measurements and the equivalence tests, not for
+/// serving.
 pub fn use_candle_ops(on: bool) {
     CANDLE_OPS.store(on, Ordering::Relaxed);
 }
 
-/// Whether the CPU f32 decode step takes the fused path (the default).
+/// Whether the decode step takes the fused path where there is one (the default).
 pub fn fused_enabled() -> bool {
     !CANDLE_OPS.load(Ordering::Relaxed)
 }

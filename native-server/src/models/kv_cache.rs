@@ -36,6 +36,13 @@ impl KvCache {
         vb.inplace_op1(&WritePosition { pos, data: v })
     }
 
+    /// `layer`'s K and V buffers, grown to hold positions `0..end`, for kernels that write and read them in place
+    /// (the batched decode step on CUDA).
+    pub fn buffers(&mut self, layer: usize, end: usize, heads: usize, dim: usize, dtype: DType, device: &Device) -> Result<(&Tensor, &Tensor)> {
+        let (k, v) = self.reserve(layer, end, heads, dim, dtype, device)?;
+        Ok((k, v))
+    }
+
     /// Read access to `layer`'s K and V buffers in place, for attention on the CPU in f32. Holds their read locks
     /// until dropped.
     pub fn cpu_view(&self, layer: usize) -> Result<CpuKv<'_>> {

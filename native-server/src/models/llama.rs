@@ -105,7 +105,10 @@ impl LlamaConfig {
 }
 
 struct Attention {
-    qkv: Qkv,
+    /// The q, k and v projections as one matrix of their rows (and biases) in that order: a decode step reads
+    /// them in one stream and one call (on the CPU, k and v alone are 2 tasks each, half the kernel's rate; on a
+    /// GPU, one launch instead of three).
+    qkv: Proj,
     o: Proj,
     heads: usize,
     kv_heads: usize,
@@ -118,18 +121,11 @@ struct Mlp {
     down: Proj,
 }
 
-/// The q, k and v projections: on the CPU, one packed matrix of their rows (and biases) in that order, so a
-/// decode step reads them in one stream and one parallel call (k and v alone are 2 tasks each, half the kernel's
-/// rate); elsewhere candle's three linear layers.
-enum Qkv {
-    Apart([Proj; 3]),
-    Fused(Proj),
-}
-
-/// SwiGLU's gate and up projections: on the CPU, one packed matrix whose product is silu(gate) * up
-/// (`Packed::gate_up`); elsewhere candle's two linear layers and ops.
+/// SwiGLU's gate and up projections as one matrix: on the CPU, packed so that its product is silu(gate) * up
+/// (`Packed::gate_up`); elsewhere candle's linear layer of the gate rows then the up rows, and the activation
+/// after it.
 enum GateUp {
-    Candle { gate: Linear, up: Linear },
+    Candle(Linear),
     Packed(PackedWeight),
 }
 
@@ -207,7 +203,7 @@ fn gate_up(vb: &VarBuilder, act: DType, h: usize, i: usize) -> candle_core::Resu
     let gate = vb.pp("gate_proj").get((i, h), "weight")?;
     let up = vb.pp("up_proj").get((i, h), "weight")?;
     if !packable(&gate, act) {
-        return Ok(GateUp::Candle { gate: Linear::new(gate, None), up: Linear::new(up, None) });
+        return Ok(GateUp::Candle(Linear::new(Tensor::cat(&[&gate, &up], 0)?, None)));
     }
     Ok(GateUp::Packed(pack_gate_up(&gate, &up)?))
 }
@@ -217,7 +213,11 @@ impl GateUp {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
             Self::Packed(w) => apply_packed(w, x),
-            Self::Candle { gate, up } => candle_nn::ops::silu(&gate.forward(x)?)? * up.forward(x)?,
+            Self::Candle(w) => {
+                let y = w.forward(x)?;
+                let i = y.dim(D::Minus1)? / 2;
+                candle_nn::ops::silu(&y.narrow(D::Minus1, 0, i)?)? * y.narrow(D::Minus1, i, i)?
+            }
         }
     }
 }
@@ -235,16 +235,13 @@ fn linear(vb: &VarBuilder, act: DType, name: &str, i: usize, o: usize, bias: boo
     proj(weight, bias, act)
 }
 
-/// The q, k and v projections of `vb` ("self_attn"): `q` and `kv` outputs from `h` inputs.
-fn qkv(vb: &VarBuilder, act: DType, h: usize, q: usize, kv: usize, bias: bool) -> candle_core::Result<Qkv> {
+/// The q, k and v projections of `vb` ("self_attn") as one: `q` and `kv` outputs from `h` inputs.
+fn qkv(vb: &VarBuilder, act: DType, h: usize, q: usize, kv: usize, bias: bool) -> candle_core::Result<Proj> {
     let get = |name: &str, o: usize| weights(vb, act, name, h, o, bias);
     let parts = [get("q_proj", q)?, get("k_proj", kv)?, get("v_proj", kv)?];
-    if !packable(&parts[0].0, act) {
-        return Ok(Qkv::Apart(parts.map(|(w, b)| Proj::Candle(Linear::new(w, b)))));
-    }
     let weight = Tensor::cat(&parts.each_ref().map(|p| &p.0), 0)?;
     let bias = parts.iter().map(|p| p.1.as_ref()).collect::<Option<Vec<_>>>().map(|b| Tensor::cat(&b, 0)).transpose()?;
-    Ok(Qkv::Fused(proj(weight, bias, act)?))
+    proj(weight, bias, act)
 }
 
 /// Inverse frequencies, with Llama 3's long-context rescaling when config.json asks for it.
@@ -348,6 +345,10 @@ impl LlamaModel {
     /// Runs `tokens` at positions cache.len.. and returns the logits of the last position as f32.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> candle_core::Result<Vec<f32>> {
         let (t, pos) = (tokens.len(), cache.len);
+        // One token on CUDA: the batched step's kernels serve it, as a batch of one.
+        if t == 1 && self.cuda_step() {
+            return Ok(self.forward_batch(tokens, &mut [cache])?.swap_remove(0));
+        }
         self.check_context(pos + t)?;
         let ids = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
         let cos = self.cos.narrow(0, pos, t)?;
@@ -366,8 +367,9 @@ impl LlamaModel {
     }
 
     /// One decode step for several sequences: `tokens[i]` goes to position `caches[i].len` of sequence i. The
-    /// linear layers, norms and LM head see all sequences as one (B, 1, hidden) batch; attention runs per sequence
-    /// against its own cache. Returns one row of f32 logits per sequence.
+    /// linear layers, norms and LM head see all sequences as one (B, 1, hidden) batch; attention reads each
+    /// sequence's own cache (fused over the batch on the CPU in f32 and on CUDA in bf16, else per sequence with
+    /// candle's ops). Returns one row of f32 logits per sequence.
     pub fn forward_batch(&self, tokens: &[u32], caches: &mut [&mut KvCache]) -> candle_core::Result<Vec<Vec<f32>>> {
         let b = tokens.len();
         if b != caches.len() {
@@ -378,6 +380,10 @@ impl LlamaModel {
         }
         for c in caches.iter() {
             self.check_context(c.len + 1)?;
+        }
+        #[cfg(feature = "cuda")]
+        if self.cuda_step() {
+            return self.decode_cuda(tokens, caches);
         }
         let positions: Vec<u32> = caches.iter().map(|c| c.len as u32).collect();
         let positions = Tensor::new(positions, &self.device)?;
@@ -414,6 +420,45 @@ impl LlamaModel {
             Proj::Packed { w, bias: None } => Ok(w.matmul_rows(&x.flatten_all()?.to_vec1::<f32>()?, b)),
             lm_head => apply(lm_head, &x)?.squeeze(1)?.to_dtype(DType::F32)?.to_vec2(),
         }
+    }
+
+    /// Whether decode steps run on the CUDA kernels (`cuda_decode`); `decode_attention::use_candle_ops` turns
+    /// them off, as it does the CPU's fused step.
+    fn cuda_step(&self) -> bool {
+        #[cfg(feature = "cuda")]
+        return decode_attention::fused_enabled() && super::cuda_decode::supported(&self.device, self.dtype, self.cfg.head_dim());
+        #[cfg(not(feature = "cuda"))]
+        false
+    }
+
+    /// The batched decode step on CUDA in bf16: activations (B, hidden); per layer one q/k/v matrix product, one
+    /// kernel for bias, RoPE and the K/V writes, one for attention, the output projection, one kernel for the
+    /// residual add and the norm after it, one gate/up product, one kernel for silu(gate) * up, the down
+    /// projection, the residual add and the next norm again; no op runs per sequence.
+    #[cfg(feature = "cuda")]
+    fn decode_cuda(&self, tokens: &[u32], caches: &mut [&mut KvCache]) -> candle_core::Result<Vec<Vec<f32>>> {
+        use super::cuda_decode::{add_rms_norm, logits_to_host, silu_mul, StepTable};
+        let (kv_heads, hd) = (self.cfg.kv_heads(), self.cfg.head_dim());
+        let step = StepTable::new(caches, self.layers.len(), kv_heads, hd, self.cfg.window(), &self.device)?;
+        let mut x = self.embed(&Tensor::new(tokens, &self.device)?)?;
+        // `h`: the input of the next sublayer, normed.
+        let mut h = self.layers.first().map_or_else(|| self.norm.forward(&x), |first| first.ln1.forward(&x))?;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (a, m) = (&layer.attn, &layer.mlp);
+            let (Proj::Candle(qkv), GateUp::Candle(gate_up)) = (&a.qkv, &m.gate_up) else {
+                candle_core::bail!("the CUDA decode step needs candle's projections");
+            };
+            let q = step.rope_kv_write(l, &h.matmul(&qkv.weight().t()?)?, qkv.bias(), &self.cos, &self.sin, a.heads, a.kv_heads)?;
+            let attended = apply(&a.o, &step.attend(l, &q, a.heads, a.kv_heads)?)?;
+            let (x_attn, h_attn) = add_rms_norm(&x, &attended, &layer.ln2)?;
+            let mlp = apply(&m.down, &silu_mul(&gate_up.forward(&h_attn)?)?)?;
+            let next_norm = self.layers.get(l + 1).map_or(&self.norm, |next| &next.ln1);
+            (x, h) = add_rms_norm(&x_attn, &mlp, next_norm)?;
+        }
+        for c in caches.iter_mut() {
+            c.len += 1;
+        }
+        logits_to_host(&apply(&self.lm_head, &h)?)
     }
 
     /// Embedding rows gathered in the weights' dtype, widened to the activation dtype.
@@ -469,13 +514,8 @@ impl Attention {
     /// q (.., heads * head_dim), k and v (.., kv_heads * head_dim) of x (.., hidden).
     fn qkv(&self, x: &Tensor) -> candle_core::Result<(Tensor, Tensor, Tensor)> {
         let (q, kv) = (self.heads * self.head_dim, self.kv_heads * self.head_dim);
-        match &self.qkv {
-            Qkv::Apart([wq, wk, wv]) => Ok((apply(wq, x)?, apply(wk, x)?, apply(wv, x)?)),
-            Qkv::Fused(w) => {
-                let y = apply(w, x)?;
-                Ok((y.narrow(D::Minus1, 0, q)?, y.narrow(D::Minus1, q, kv)?, y.narrow(D::Minus1, q + kv, kv)?))
-            }
-        }
+        let y = apply(&self.qkv, x)?;
+        Ok((y.narrow(D::Minus1, 0, q)?, y.narrow(D::Minus1, q, kv)?, y.narrow(D::Minus1, q + kv, kv)?))
     }
 
     /// q (B, heads, t, head_dim) and k, v (B, kv_heads, t, head_dim), rotated by `cos`/`sin`.

@@ -2,6 +2,8 @@
 //! or scheduling.
 
 pub mod bert;
+#[cfg(feature = "cuda")]
+pub mod cuda_decode;
 pub mod decode_attention;
 pub mod device;
 pub mod folder;
