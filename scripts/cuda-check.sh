@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the FastLLM node with `--features cuda` on a machine without a GPU or a system CUDA toolkit, and prints
-# the binary's path. Usage: bash scripts/cuda-check.sh
+# Builds the FastLLM node with `--features cuda` on a machine without a GPU or a system CUDA toolkit, with the test
+# that checks its CUDA decode kernels on a GPU (tests/cuda_decode.rs), and prints both paths, the binary's first.
+# Without a GPU it runs those kernels by emulation on the CPU (tests/cuda_emulation). Usage: bash scripts/cuda-check.sh
 #
 # The CUDA 13.0 toolkit comes from NVIDIA's PyPI wheels (nvcc, cicc, headers, runtime libraries), pinned, in a venv
 # outside the repo that later runs reuse. What the build needs from it:
@@ -79,5 +80,12 @@ export RUSTFLAGS="-C target-cpu=x86-64-v3 -L native=$LINK_DIR -C link-arg=-Wl,-r
 unset CARGO_ENCODED_RUSTFLAGS
 
 cd "$REPO/native-server"
+# The decode kernels' arithmetic, one std::thread per CUDA thread, against reference loops.
+c++ -std=c++20 -O1 -pthread -o "$TARGET_DIR/cuda-emulate" tests/cuda_emulation/emulate.cpp
+"$TARGET_DIR/cuda-emulate" >&2
 cargo build --release --features cuda --bin fastllm >&2
+test_bin="$(cargo test --release --features cuda --no-run --test cuda_decode --message-format=json-render-diagnostics \
+  | grep -o '"executable":"[^"]*cuda_decode[^"]*"' | cut -d'"' -f4)"
+[ -x "$test_bin" ] || { echo "cuda-check: the cuda_decode test was not built" >&2; exit 1; }
 echo "$TARGET_DIR/release/fastllm"
+echo "$test_bin"
