@@ -13,8 +13,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/heddle/cargo-target}"
 # Build from inside native-server/ so that its .cargo/config.toml (target-cpu=native) applies.
 (cd native-server && cargo build --release >&2)
 BIN="$CARGO_TARGET_DIR/release/fastllm"
-echo "| config | streams | prompt | new | decode tok/s | vs 1 stream | decode tok/CPU-s | vs 1 stream | CPU share | prefill s | end-to-end tok/s | load avg | decode tok/s while all N streams decode | vs 1 stream |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| config | streams | prompt | new | decode tok/s | vs 1 stream | decode tok/CPU-s | vs 1 stream | CPU share | prefill s | end-to-end tok/s | load avg | decode tok/s while all N streams decode | vs 1 stream | forward ms/step |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for m in ${MODELS:-qwen2.5-0.5b tinyllama-1.1b}; do
   "$BIN" bench --model "bench/native/$m" --prompt-tokens 128 --new-tokens "${NEW_TOKENS:-64}" \
     --concurrency "${LEVELS:-1,8,16,1,8,16}" --device cpu "$@"

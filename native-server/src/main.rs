@@ -73,6 +73,9 @@ enum Cmd {
         /// With --concurrency and a temperature: top_k (0: off).
         #[arg(long, requires = "concurrency", default_value_t = 0)]
         top_k: usize,
+        /// A/B aid: decode steps on candle's per-sequence ops instead of the fused step (CPU f32, CUDA bf16).
+        #[arg(long, hide = true)]
+        candle_ops: bool,
     },
 }
 
@@ -129,7 +132,8 @@ fn main() {
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(fastllm::server::run(cfg)))
         }
-        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: Some(levels), temperature, top_p, top_k } => {
+        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: Some(levels), temperature, top_p, top_k, candle_ops } => {
+            fastllm::models::decode_attention::use_candle_ops(candle_ops);
             let sampling = fastllm::engine::SamplingParams { temperature, top_p, top_k, ..Default::default() };
             let cfg = fastllm::bench::concurrency::ConcurrencyConfig { model_dir: model.clone(), prompt_tokens, new_tokens, levels, device, dtype, sampling };
             fastllm::bench::concurrency::run(&cfg).map(|rows| {
@@ -140,7 +144,7 @@ fn main() {
                 let ratio = |v: f64, base: f64| if singles.is_empty() { "–".to_string() } else { format!("{:.2}x", v / base) };
                 for r in &rows {
                     println!(
-                        "| {model} | {} | {prompt_tokens} | {new_tokens} | {:.2} | {} | {:.2} | {} | {:.0}% | {:.1} | {:.2} | {:.1} | {:.2} | {} |",
+                        "| {model} | {} | {prompt_tokens} | {new_tokens} | {:.2} | {} | {:.2} | {} | {:.0}% | {:.1} | {:.2} | {:.1} | {:.2} | {} | {:.2} |",
                         r.concurrency,
                         r.decode_tps,
                         ratio(r.decode_tps, tps1),
@@ -151,12 +155,14 @@ fn main() {
                         r.end_to_end_tps,
                         r.load_avg,
                         r.all_streams_tps,
-                        ratio(r.all_streams_tps, tps1)
+                        ratio(r.all_streams_tps, tps1),
+                        r.forward_ms
                     );
                 }
             })
         }
-        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: None, .. } => {
+        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: None, candle_ops, .. } => {
+            fastllm::models::decode_attention::use_candle_ops(candle_ops);
             let cfg = fastllm::bench::BenchConfig { model_dir: model.clone(), prompt_tokens, new_tokens, device, dtype };
             fastllm::bench::run(&cfg).map(|r| {
                 // Decode runs on every core, so its ceiling uses all-core bandwidth; one core's is shown beside it.

@@ -89,6 +89,10 @@ impl Metrics {
     pub fn generated_tokens(&self) -> u64 {
         self.generated_tokens.load(Relaxed)
     }
+    /// Time spent in batched decode steps' forward passes, and their count.
+    pub fn decode_seconds_and_steps(&self) -> (f64, u64) {
+        (self.decode_micros.load(Relaxed) as f64 / 1e6, self.decode_steps.load(Relaxed))
+    }
     pub fn prefill_seconds(&self) -> f64 {
         self.prefill_micros.load(Relaxed) as f64 / 1e6
     }

@@ -45,6 +45,9 @@ pub struct LevelResult {
     pub end_to_end_tps: f64,
     /// 1-minute load average when the level ended.
     pub load_avg: f64,
+    /// Mean time of a decode step's forward pass (the model, logits copied out) in the window, in ms; the rest of
+    /// a step is sampling, detokenization and scheduling.
+    pub forward_ms: f64,
 }
 
 /// Random weights have no tokenizer: one word per id, so detokenization does real work on every token.
@@ -91,10 +94,13 @@ struct Mark {
     cpu: f64,
     generated: u64,
     prefill_s: f64,
+    decode_s: f64,
+    decode_steps: u64,
 }
 
 fn mark(metrics: &Metrics) -> Mark {
-    Mark { at: Instant::now(), cpu: cpu_seconds(), generated: metrics.generated_tokens(), prefill_s: metrics.prefill_seconds() }
+    let (decode_s, decode_steps) = metrics.decode_seconds_and_steps();
+    Mark { at: Instant::now(), cpu: cpu_seconds(), generated: metrics.generated_tokens(), prefill_s: metrics.prefill_seconds(), decode_s, decode_steps }
 }
 
 fn run_level(engine: &ChatHandle, metrics: &Metrics, n: usize, w: &Workload) -> anyhow::Result<LevelResult> {
@@ -132,6 +138,7 @@ fn run_level(engine: &ChatHandle, metrics: &Metrics, n: usize, w: &Workload) -> 
         prefill_s: end.prefill_s - start.prefill_s,
         end_to_end_tps: (end.generated - start.generated) as f64 / end.at.duration_since(start.at).as_secs_f64(),
         load_avg: super::load_average(),
+        forward_ms: 1e3 * (end.decode_s - window.decode_s) / (end.decode_steps - window.decode_steps).max(1) as f64,
     })
 }
 
