@@ -12,6 +12,7 @@ import os
 import time
 
 import torch
+import transformers
 from transformers import AutoConfig, AutoModelForCausalLM
 
 
@@ -63,7 +64,8 @@ def main() -> None:
     tokens = args.batch * args.new_tokens
     name = os.path.basename(os.path.normpath(args.model))
     where = args.threads if args.device == "cpu" else args.device
-    print(f"| {name} | HF transformers {torch.__version__.split('+')[0]} / {args.dtype} | {where} | {args.batch} "
+    engine = f"HF transformers {transformers.__version__} (torch {torch.__version__.split('+')[0]})"
+    print(f"| {name} | {engine} / {args.dtype} | {where} | {args.batch} "
           f"| {args.batch * args.prompt_tokens / first:.1f} | {tokens / decode:.2f} | {tokens / decode_cpu:.2f} |",
           flush=True)
 
