@@ -32,10 +32,14 @@ export function cargo(args, env = {}) {
   return run('cargo', args, { cwd: nativeDir, env });
 }
 
-/** cargo build --release of the node; incremental, so a second call is quick. Returns the exit code. */
+/**
+ * cargo build --release of the node, with the cargo features FASTLLM_FEATURES names (`cuda` on a machine with
+ * NVIDIA's toolkit, `metal` on a Mac); incremental, so a second call is quick. Returns the exit code.
+ */
 export function buildFastllm() {
   if (!existsSync(manifest)) return Promise.resolve(0);
-  return cargo(['build', '--release']);
+  const features = process.env.FASTLLM_FEATURES;
+  return cargo(['build', '--release', ...(features ? ['--features', features] : [])]);
 }
 
 /**
