@@ -81,6 +81,7 @@ unset CARGO_ENCODED_RUSTFLAGS
 
 cd "$REPO/native-server"
 # The decode kernels' arithmetic, one std::thread per CUDA thread, against reference loops.
+mkdir -p "$TARGET_DIR"
 c++ -std=c++20 -O1 -pthread -o "$TARGET_DIR/cuda-emulate" tests/cuda_emulation/emulate.cpp
 "$TARGET_DIR/cuda-emulate" >&2
 cargo build --release --features cuda --bin fastllm >&2
