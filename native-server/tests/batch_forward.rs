@@ -69,6 +69,40 @@ fn batched_decode_matches_each_sequence_alone() {
     }
 }
 
+/// f16 runs candle's ops on the CPU: the fused q/k/v and gate/up matrices and the per-sequence attention that GPUs
+/// take where their kernels do not apply (models/cuda_decode.rs). Fed the same tokens, its batched steps track the
+/// f32 model (f16 keeps 11 bits of mantissa).
+#[test]
+fn candle_ops_in_f16_track_the_f32_model() {
+    for arch in ["llama", "qwen2", "mistral"] {
+        let (reference, half) = (load(arch), load_as(arch, DType::F16));
+        let ps = prompts(reference.cfg.vocab_size as u32);
+        let steps = 8;
+        let run = |m: &LlamaModel| {
+            let mut caches: Vec<KvCache> = ps.iter().map(|p| m.new_cache(p.len() + steps)).collect();
+            for (p, c) in ps.iter().zip(caches.iter_mut()) {
+                m.forward(p, c).unwrap();
+            }
+            (0..steps as u32)
+                .map(|step| {
+                    let toks: Vec<u32> = (0..ps.len() as u32).map(|i| (step * 17 + i * 5 + 2) % m.cfg.vocab_size as u32).collect();
+                    let mut refs: Vec<&mut KvCache> = caches.iter_mut().collect();
+                    m.forward_batch(&toks, &mut refs).unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        let (want, got) = (run(&reference), run(&half));
+        let (mut same_top, mut total) = (0, 0);
+        for (w, g) in want.iter().flatten().zip(got.iter().flatten()) {
+            let range = w.iter().fold(0f32, |m, x| m.max(x.abs()));
+            assert!(max_diff(w, g) < 0.01 * range, "{arch}: f16 logits off by {} of a range {range}", max_diff(w, g));
+            same_top += usize::from(argmax(w) == argmax(g));
+            total += 1;
+        }
+        assert!(same_top * 10 >= total * 9, "{arch}: f16 picks another greedy token in {} of {total} rows", total - same_top);
+    }
+}
+
 #[test]
 fn one_row_batch_matches_a_single_token_forward() {
     for arch in ["qwen2", "mistral"] {
