@@ -100,6 +100,9 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Cmd::Bench { candle_ops: true, .. } = cli.cmd {
+        fastllm::models::decode_attention::use_candle_ops(true);
+    }
     let result = match cli.cmd {
         Cmd::Serve {
             model,
@@ -132,8 +135,7 @@ fn main() {
                 .map_err(anyhow::Error::from)
                 .and_then(|rt| rt.block_on(fastllm::server::run(cfg)))
         }
-        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: Some(levels), temperature, top_p, top_k, candle_ops } => {
-            fastllm::models::decode_attention::use_candle_ops(candle_ops);
+        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: Some(levels), temperature, top_p, top_k, .. } => {
             let sampling = fastllm::engine::SamplingParams { temperature, top_p, top_k, ..Default::default() };
             let cfg = fastllm::bench::concurrency::ConcurrencyConfig { model_dir: model.clone(), prompt_tokens, new_tokens, levels, device, dtype, sampling };
             fastllm::bench::concurrency::run(&cfg).map(|rows| {
@@ -161,8 +163,7 @@ fn main() {
                 }
             })
         }
-        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: None, candle_ops, .. } => {
-            fastllm::models::decode_attention::use_candle_ops(candle_ops);
+        Cmd::Bench { model, prompt_tokens, new_tokens, device, dtype, concurrency: None, .. } => {
             let cfg = fastllm::bench::BenchConfig { model_dir: model.clone(), prompt_tokens, new_tokens, device, dtype };
             fastllm::bench::run(&cfg).map(|r| {
                 // Decode runs on every core, so its ceiling uses all-core bandwidth; one core's is shown beside it.

@@ -63,7 +63,7 @@ impl StepTable {
         for layer in 0..layers {
             for c in caches.iter_mut() {
                 let pos = c.len;
-                let (k, v) = c.buffers(layer, pos + 1, kv_heads, head_dim, DType::BF16, device)?;
+                let (k, v) = c.reserve(layer, pos + 1, kv_heads, head_dim, DType::BF16, device)?;
                 table.extend([address::<bf16>(k)? as i64, address::<bf16>(v)? as i64, k.dim(2)? as i64]);
             }
         }
@@ -180,13 +180,12 @@ impl CustomOp1 for RopeKvWrite {
     }
 
     fn cuda_fwd(&self, s: &CudaStorage, l: &Layout) -> Result<(CudaStorage, Shape)> {
-        let (b, width) = l.shape().dims2()?;
+        let (b, width, qkv) = rows_of(s, l)?;
         let all_heads = self.heads + 2 * self.kv_heads;
         if width % all_heads != 0 {
             bail!("q/k/v row of {width} for {all_heads} heads");
         }
         let head_dim = width / all_heads;
-        let (_, _, qkv) = rows_of(s, l)?;
         let dev = s.device();
         let out = unsafe { dev.alloc::<bf16>(b * self.heads * head_dim)? };
         let func = dev.get_or_load_custom_func("fastllm_rope_kv_write", MODULE, PTX)?;

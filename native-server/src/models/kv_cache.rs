@@ -36,13 +36,6 @@ impl KvCache {
         vb.inplace_op1(&WritePosition { pos, data: v })
     }
 
-    /// `layer`'s K and V buffers, grown to hold positions `0..end`, for kernels that write and read them in place
-    /// (the batched decode step on CUDA).
-    pub fn buffers(&mut self, layer: usize, end: usize, heads: usize, dim: usize, dtype: DType, device: &Device) -> Result<(&Tensor, &Tensor)> {
-        let (k, v) = self.reserve(layer, end, heads, dim, dtype, device)?;
-        Ok((k, v))
-    }
-
     /// Read access to `layer`'s K and V buffers in place, for attention on the CPU in f32. Holds their read locks
     /// until dropped.
     pub fn cpu_view(&self, layer: usize) -> Result<CpuKv<'_>> {
@@ -51,8 +44,9 @@ impl KvCache {
         Ok(CpuKv { k: open_f32(kb)?, v: open_f32(vb)?, capacity })
     }
 
-    /// Makes `layer`'s buffers hold at least positions `0..end`, keeping what they hold.
-    fn reserve(&mut self, layer: usize, end: usize, heads: usize, dim: usize, dtype: DType, device: &Device) -> Result<&(Tensor, Tensor)> {
+    /// Makes `layer`'s buffers hold at least positions `0..end`, keeping what they hold, and returns them (the
+    /// batched decode step on CUDA writes and reads them in place).
+    pub fn reserve(&mut self, layer: usize, end: usize, heads: usize, dim: usize, dtype: DType, device: &Device) -> Result<&(Tensor, Tensor)> {
         let slot = &mut self.layers[layer];
         let cap = match slot {
             Some((kb, _)) => kb.dim(2)?,
