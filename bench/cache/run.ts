@@ -20,9 +20,9 @@ import { spawnProc, stopAll, stopProc, type SpawnResult } from '../lib/procs.js'
 import { percentile, sortedCopy } from '../lib/stats.js';
 import { closeClient, evaluation, fixed as f, NICE, post, REPLAYS, replayLine, replays, startHeddle } from './harness.js';
 
-const SLOW_MS = Number(arg('slow-ms', '50'));
+const SLOW_MS = countArg('slow-ms', 50);
 const N = countArg('n', 3000);
-const SLOW_REAL_MS = Number(arg('slow-real-ms', '500'));
+const SLOW_REAL_MS = countArg('slow-real-ms', 500);
 const OUT = arg('out', 'bench/results/cache.md');
 const logDir = mkdtempSync(join(tmpdir(), 'heddle-bench-cache-'));
 

@@ -30,24 +30,23 @@ const server = http.createServer((req, res) => {
         });
         const ct = String(up.headers['content-type'] ?? 'application/json');
         if (stream) {
-          const head = { 'content-type': ct, 'cache-control': 'no-cache' };
+          // The head and the chunks held so far, in one write: at the first content, or at the end without one.
           let held: Buffer[] | undefined = commitAtContent ? [] : undefined;
-          if (held === undefined) res.writeHead(up.statusCode, head);
+          const commit = (chunks: Buffer[]): void => {
+            res.writeHead(up.statusCode, { 'content-type': ct, 'cache-control': 'no-cache' });
+            if (chunks.length > 0) res.write(Buffer.concat(chunks));
+            held = undefined;
+          };
+          if (held === undefined) commit([]);
           for await (const c of up.body) {
             if (held === undefined) {
               res.write(c as Buffer);
               continue;
             }
             held.push(c as Buffer);
-            if (!contentRe.test((c as Buffer).toString('latin1'))) continue;
-            res.writeHead(up.statusCode, head);
-            res.write(Buffer.concat(held));
-            held = undefined;
+            if (contentRe.test((c as Buffer).toString('latin1'))) commit(held);
           }
-          if (held !== undefined) {
-            res.writeHead(up.statusCode, head);
-            res.write(Buffer.concat(held));
-          }
+          if (held !== undefined) commit(held);
           res.end();
           return;
         }

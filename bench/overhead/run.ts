@@ -33,7 +33,7 @@ import {
   waitQuiet,
   type Proc,
 } from '../lib/procs.js';
-import { arg, flag } from '../lib/args.js';
+import { arg, countArg, flag } from '../lib/args.js';
 import { median } from '../lib/stats.js';
 import { runWrk, wrkAvailable, type WrkResult } from '../lib/wrk.js';
 import { chatBody } from './answers.js';
@@ -48,13 +48,13 @@ const root = path.resolve(here, '..', '..');
 
 // ---------------------------------------------------------------- options
 const durationS = Number(arg('duration', '10'));
-const rounds = Number(arg('rounds', '1'));
+const rounds = countArg('rounds', 1);
 const rates = arg('rates', '200,1000').split(',').filter(Boolean).map(Number);
 const chunkGapMs = Number(arg('chunk-gap', '2'));
 const before = arg('before', '');
 const only = arg('only', `direct,minimal,heddle,heddle-default,${before ? 'heddle-before,' : ''}portkey`).split(',');
-const connections = Number(arg('connections', '64'));
-const ttfbRequests = Number(arg('ttfb-requests', '300'));
+const connections = countArg('connections', 64);
+const ttfbRequests = countArg('ttfb-requests', 300);
 // Streamed requests before the measured ones, ttfbWarmupConcurrency at a time, so that these see each contender's
 // streaming path in a steady state (optimized by V8), not its first few dozen streams.
 const ttfbWarmup = Number(arg('ttfb-warmup', '2000'));

@@ -21,7 +21,6 @@ function ctx(model: string, http: HttpSend = fetchHttpSend()): CallContext {
   };
 }
 
-
 describe('anthropicAdapter over loopback HTTP', () => {
   it('sends the documented headers and body, and translates the answer', async () => {
     const before = fake.requests.length;

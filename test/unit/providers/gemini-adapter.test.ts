@@ -21,7 +21,6 @@ function ctx(model: string, http: HttpSend = fetchHttpSend()): CallContext {
   };
 }
 
-
 describe('geminiAdapter over loopback HTTP', () => {
   it('posts generateContent with the API key header and translates the answer', async () => {
     const before = fake.requests.length;
