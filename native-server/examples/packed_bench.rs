@@ -1,21 +1,21 @@
 //! The packed matmul alone at Qwen2.5-0.5B's decode shapes (a benchmark, not a test): GFLOP/s and share of this
 //! machine's FMA peak, for a whole step's matmuls streaming distinct weights (24 layers + the LM head, as in
-//! decode) and for each shape repeated on one matrix (weights hot in L2/L3). The step and each hot shape run twice
-//! per repetition, with partial sums through a scratch block per task and straight into the output (as the engine
-//! runs), so the two compare in one process; q, k and v are one matrix, as the engine packs them.
+//! decode) and for each shape repeated on one matrix (weights hot in L2/L3). The step and each hot shape run once
+//! per repetition with each fused kernel this CPU has (AVX2; AVX-512 where present, as the engine runs), so they
+//! compare in one process; q, k and v are one matrix, as the engine packs them.
 //!
 //! Run (from native-server/, so that target-cpu=native applies): cargo run --release --example packed_bench
 //! [ROWS...] (default 16 1). REPS=n repetitions (best of; per CPU-second over all), RAYON_NUM_THREADS, SHAPE=out,k
 //! for one matrix alone.
 
-// The peak is measured with AVX2 FMAs, the instructions the packed kernel uses: x86_64 only (the example still
-// builds elsewhere, so that `cargo test` does on a Mac).
+// The peak is measured with the FMAs the packed kernels use: x86_64 only (the example still builds elsewhere, so
+// that `cargo test` does on a Mac).
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::time::Instant;
 
     use fastllm::bench::cpu_seconds;
-    use fastllm::models::packed::Packed;
+    use fastllm::models::packed::{Isa, Packed};
     use fastllm::models::random::Rng;
     use half::bf16;
 
@@ -34,15 +34,39 @@ mod x86 {
         (0..n).map(|_| bf16::from_f32((rng.next_f32() - 0.5) * 0.1)).collect()
     }
 
-    /// GFLOP/s of a loop of independent FMAs from registers on every pool thread: the machine's peak.
-    fn peak() -> f64 {
+    /// GFLOP/s of a loop of independent FMAs from registers on every pool thread: the machine's peak with the
+    /// vectors of `isa`.
+    fn peak(isa: Isa) -> f64 {
         use rayon::prelude::*;
         let threads = rayon::current_num_threads();
-        let iters = 200_000_000u64;
+        let iters = 20_000_000u64;
         let t = Instant::now();
-        let s: f32 = (0..threads).into_par_iter().map(|i| unsafe { fma_loop(iters / 10, i as f32) }).sum();
+        let s: f32 = (0..threads)
+            .into_par_iter()
+            .map(|i| unsafe {
+                match isa {
+                    Isa::Avx512 => fma_loop_512(iters, i as f32),
+                    _ => fma_loop(iters, i as f32),
+                }
+            })
+            .sum();
         std::hint::black_box(s);
-        (threads as u64 * iters / 10 * 12 * 16) as f64 / t.elapsed().as_secs_f64() / 1e9
+        let lanes = if isa == Isa::Avx512 { 16 } else { 8 };
+        (threads as u64 * iters * 12 * lanes * 2) as f64 / t.elapsed().as_secs_f64() / 1e9
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn fma_loop_512(n: u64, seed: f32) -> f32 {
+        use std::arch::x86_64::*;
+        let mut acc = [_mm512_set1_ps(seed); 12];
+        let a = _mm512_set1_ps(0.999_999);
+        let b = _mm512_set1_ps(1e-7);
+        for _ in 0..n {
+            for v in acc.iter_mut() {
+                *v = _mm512_fmadd_ps(*v, a, b);
+            }
+        }
+        acc.iter().map(|&v| _mm512_reduce_add_ps(v)).sum()
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -75,8 +99,15 @@ mod x86 {
             }
         };
         let reps: usize = std::env::var("REPS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
-        let pk = (0..3).map(|_| peak()).fold(0.0, f64::max);
-        println!("threads {}, FMA peak {pk:.1} GFLOP/s", rayon::current_num_threads());
+        // The fused kernels this CPU runs, the best (the engine's) last, with their FMA peaks.
+        let isas: Vec<(Isa, f64)> = [Isa::Avx2, Isa::Avx512]
+            .into_iter()
+            .filter(|i| i.runs_here())
+            .map(|i| (i, (0..3).map(|_| peak(i)).fold(0.0, f64::max)))
+            .collect();
+        let peaks: Vec<String> = isas.iter().map(|(i, pk)| format!("{i:?} {pk:.1}")).collect();
+        println!("threads {}, FMA peak GFLOP/s: {}", rayon::current_num_threads(), peaks.join(", "));
+        let (best_isa, pk) = *isas.last().expect("AVX2 at least");
         // SHAPE=out,k: that one matrix, repeated (sized to sit in L1, L2 or L3).
         if let Ok(shape) = std::env::var("SHAPE") {
             let v: Vec<usize> = shape.split(',').map(|s| s.parse().expect("SHAPE=out,k")).collect();
@@ -95,7 +126,7 @@ mod x86 {
                     best = best.min(t.elapsed().as_secs_f64() / n as f64);
                 }
                 let g = 2.0 * (r * out * k) as f64 / best / 1e9;
-                println!("rows {r:2} ({out}, {k}): {:.1} us, {g:.1} GFLOP/s, {:.0}% of peak", best * 1e6, 100.0 * g / pk);
+                println!("rows {r:2} ({out}, {k}), {best_isa:?}: {:.1} us, {g:.1} GFLOP/s, {:.0}% of peak", best * 1e6, 100.0 * g / pk);
             }
             return;
         }
@@ -133,34 +164,33 @@ mod x86 {
             let flops_layer: usize =
                 LAYER.iter().filter(|l| l.0 != "qkv").map(|&(_, o, k)| o * k).sum::<usize>() + 2 * INTER * HIDDEN;
             let flops = 2.0 * r as f64 * (LAYERS * flops_layer + VOCAB * HIDDEN) as f64;
-            // Per variant (partial sums through a scratch block; straight into the output, as the engine runs),
-            // alternating: best, every time, CPU seconds. q, k and v as one matrix, as the engine packs them.
-            let mut runs = [(f64::MAX, Vec::new(), 0.0), (f64::MAX, Vec::new(), 0.0)];
+            // Per kernel, alternating: best, every time, CPU seconds. q, k and v as one matrix, as the engine packs
+            // them.
+            let mut runs = vec![(f64::MAX, Vec::new(), 0.0); isas.len()];
             for _ in 0..reps {
-                for (direct, (best, times, cpu_s)) in runs.iter_mut().enumerate() {
-                    fastllm::models::packed::use_scratch(direct == 0);
+                for (&(isa, _), (best, times, cpu_s)) in isas.iter().zip(runs.iter_mut()) {
                     let skip = |name: &str| QKV.contains(&name);
                     // CPU time: the process clock ticks every 10 ms, a step takes ~100-300.
                     let (t, cpu) = (Instant::now(), cpu_seconds());
                     for (plain, gu) in &layers {
                         for (p, &(_, _, k)) in plain.iter().zip(&LAYER).filter(|(_, l)| !skip(l.0)) {
-                            std::hint::black_box(p.matmul(if k == HIDDEN { &xh } else { &xi }, r));
+                            std::hint::black_box(p.matmul_with(isa, if k == HIDDEN { &xh } else { &xi }, r));
                         }
-                        std::hint::black_box(gu.matmul(&xh, r));
+                        std::hint::black_box(gu.matmul_with(isa, &xh, r));
                     }
-                    std::hint::black_box(head.matmul_rows(&xh, r));
+                    std::hint::black_box(head.matmul_with(isa, &xh, r));
                     let s = t.elapsed().as_secs_f64();
                     *cpu_s += cpu_seconds() - cpu;
                     *best = best.min(s);
                     times.push(format!("{:.1}", s * 1e3));
                 }
             }
-            for (name, (best, times, cpu_s)) in ["scratch", "direct"].iter().zip(runs) {
+            for (&(isa, pk), (best, times, cpu_s)) in isas.iter().zip(runs) {
                 let per_cpu_s = flops * reps as f64 / cpu_s.max(0.01);
                 // Per CPU-second against one core's peak: what the kernel gets from the CPU it is given (on a
                 // shared machine the wall clock also counts time the other core spent on other work).
                 println!(
-                    "rows {r:2} step ({name}): best {:.1} ms ({}), {:.1} GFLOP/s, {:.0}% of peak; {:.1} GFLOP per CPU-second, {:.0}% of one core's",
+                    "rows {r:2} step ({isa:?}): best {:.1} ms ({}), {:.1} GFLOP/s, {:.0}% of its peak; {:.1} GFLOP per CPU-second, {:.0}% of one core's",
                     best * 1e3,
                     times.join(" "),
                     flops / best / 1e9,
@@ -179,32 +209,29 @@ mod x86 {
                     ("head", &head, &xh[..], (VOCAB * HIDDEN) as f64),
                 ])
                 .collect();
-            // Scratch -> direct per shape, alternating.
+            // Each kernel per shape, alternating.
             let mut line = String::new();
             for (name, p, xs, macs) in shapes {
                 let n = if name == "head" { 3 } else { 40 };
-                let mut best = [f64::MAX; 2];
+                let mut best = vec![f64::MAX; isas.len()];
                 for _ in 0..reps {
-                    for (direct, best) in best.iter_mut().enumerate() {
-                        fastllm::models::packed::use_scratch(direct == 0);
+                    for (&(isa, _), best) in isas.iter().zip(best.iter_mut()) {
                         let t = Instant::now();
                         for _ in 0..n {
-                            std::hint::black_box(p.matmul(xs, r));
+                            std::hint::black_box(p.matmul_with(isa, xs, r));
                         }
                         *best = best.min(t.elapsed().as_secs_f64() / n as f64);
                     }
                 }
-                let g = best.map(|b| 2.0 * r as f64 * macs / b / 1e9);
-                line += &format!(
-                    " {name} {:.0}->{:.0}us ({:.0}->{:.0}%)",
-                    best[0] * 1e6,
-                    best[1] * 1e6,
-                    100.0 * g[0] / pk,
-                    100.0 * g[1] / pk
-                );
+                let each: Vec<String> = isas
+                    .iter()
+                    .zip(&best)
+                    .map(|(&(_, pk), b)| format!("{:.0}us ({:.0}%)", b * 1e6, 100.0 * 2.0 * r as f64 * macs / b / 1e9 / pk))
+                    .collect();
+                line += &format!(" {name} {}", each.join(" -> "));
             }
-            fastllm::models::packed::use_scratch(false);
-            println!("rows {r:2} hot, scratch -> direct:{line}");
+            let names: Vec<String> = isas.iter().map(|(i, _)| format!("{i:?}")).collect();
+            println!("rows {r:2} hot, {}:{line}", names.join(" -> "));
         }
     }
 }
@@ -213,5 +240,5 @@ fn main() {
     #[cfg(target_arch = "x86_64")]
     x86::main();
     #[cfg(not(target_arch = "x86_64"))]
-    eprintln!("packed_bench compares the packed kernel with the AVX2 FMA peak: x86_64 only");
+    eprintln!("packed_bench compares the packed kernels with the FMA peak: x86_64 only");
 }

@@ -7,14 +7,14 @@
 //! weights as one sequential stream. The last panel is padded with zero columns.
 //!
 //! Kernel. An outer product per k: a few activation scalars broadcast against the 16 widened weights, into
-//! 16-wide accumulators (up to 6 rows x 16 columns, or fewer rows over more panels): each weight is widened once
-//! per k and used by every row, and there are no horizontal sums. A k-block's activations stay in L1.
+//! 16-wide accumulators (up to 6 rows x 16 columns with AVX2, 16 rows with AVX-512, or fewer rows over more
+//! panels): each weight is widened once per k and used by every row, and there are no horizontal sums. A k-block's
+//! activations stay in L1. A batch of decode rows is bound by the FMAs (one row is bound by memory), so AVX-512,
+//! where the CPU has it, does twice the multiply-adds per instruction.
 //!
 //! Exactness. Every output is one chain of fused multiply-adds along k, from 0 to k-1, whatever the number of
-//! rows, the row block it falls in or the k-blocking (partial sums go through memory exactly), so a sequence's
-//! logits do not depend on what it is batched with.
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! rows, the row block it falls in, the k-blocking (partial sums go through memory exactly) or the vector width
+//! (AVX2 and AVX-512 run the same fused chains), so a sequence's logits do not depend on what it is batched with.
 
 use candle_core::{bail, CpuStorage, CustomOp1, DType, Layout, Shape, Tensor};
 use half::bf16;
@@ -30,18 +30,8 @@ const GROUP: usize = 4;
 /// Values of k per block: a block's activations (up to `ROW_CHUNK` rows) and weights stay in L1/L2.
 const KC: usize = 256;/// Activation rows per pass over a task's weights (long prefill chunks): the pass's activations stay in cache.
 const ROW_CHUNK: usize = 48;
-/// Most activation rows per register tile: 6 x 16 columns = 12 accumulators, plus 2 weight registers and a
-/// broadcast, out of AVX2's 16.
-const MR: usize = 6;
-
-static SCRATCH: AtomicBool = AtomicBool::new(false);
-
-/// Makes every matrix sum into a per-task scratch block and copy its columns out (as SwiGLU's do) instead of
-/// accumulating straight into the output, for the whole process: for A/B measurements, not for serving.
-#[doc(hidden)]
-pub fn use_scratch(on: bool) {
-    SCRATCH.store(on, Ordering::Relaxed);
-}
+/// Most activation rows per register tile, for any kernel (AVX-512's; AVX2's is 6).
+const MR: usize = 16;
 
 /// A weight element as packed: f32, or bf16 (the top half of an f32, widened exactly).
 pub trait Weight: Copy + Send + Sync + Default + 'static {
@@ -157,9 +147,15 @@ impl<W: Weight> Packed<W> {
 
     /// x (rows, k) · Wᵀ -> (rows, width), row-major.
     pub fn matmul(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        self.matmul_with(Isa::detect(), x, rows)
+    }
+
+    /// The same with the kernels of `isa` (one this CPU runs): for tests and benchmarks comparing them.
+    #[doc(hidden)]
+    pub fn matmul_with(&self, isa: Isa, x: &[f32], rows: usize) -> Vec<f32> {
         let mut y: Vec<f32> = Vec::with_capacity(rows * self.width);
         let starts = (0..rows).map(|r| y.as_mut_ptr().wrapping_add(r * self.width)).collect();
-        self.run(x, rows, &OutRows(starts));
+        self.run(Kernels::of(isa), x, rows, &OutRows(starts));
         // Safety: `run` wrote every element.
         unsafe { y.set_len(rows * self.width) };
         y
@@ -168,7 +164,7 @@ impl<W: Weight> Packed<W> {
     /// The same as one vector per row: a batch's logits go to their sequences without another copy.
     pub fn matmul_rows(&self, x: &[f32], rows: usize) -> Vec<Vec<f32>> {
         let mut ys: Vec<Vec<f32>> = (0..rows).map(|_| Vec::with_capacity(self.width)).collect();
-        self.run(x, rows, &OutRows(ys.iter_mut().map(|y| y.as_mut_ptr()).collect()));
+        self.run(Kernels::of(Isa::detect()), x, rows, &OutRows(ys.iter_mut().map(|y| y.as_mut_ptr()).collect()));
         for y in ys.iter_mut() {
             // Safety: `run` wrote every element.
             unsafe { y.set_len(self.width) };
@@ -181,17 +177,17 @@ impl<W: Weight> Packed<W> {
     /// output (the first k-block starts its sums from zero instead of loading them), so there is no scratch to
     /// zero and copy out (at 16 rows the LM head's partial sums were 9.7 MB each way per call); only SwiGLU's tasks
     /// and a group with padding columns sum into a scratch block and write their columns from it.
-    fn run(&self, x: &[f32], rows: usize, dst: &OutRows) {
+    fn run(&self, kernels: Kernels<W>, x: &[f32], rows: usize, dst: &OutRows) {
         let (out, k) = (self.out, self.k);
         assert_eq!(x.len(), rows * k, "activations are not (rows, k)");
         assert_eq!(dst.0.len(), rows, "one output row per activation row");
         let panels = out.div_ceil(NR);
-        let kernels = Kernels::<W>::detect();
+        let max_rows = kernels.rows();
         self.data.par_chunks(GROUP * NR * k).enumerate().for_each(|(g, w)| {
             let np = panels_in(g, panels);
             let (ldc, col) = (np * NR, g * GROUP * NR);
             // Straight into the output when it holds every packed column of the group.
-            let direct = self.epilogue == Epilogue::Plain && col + ldc <= self.width && !SCRATCH.load(Ordering::Relaxed);
+            let direct = self.epilogue == Epilogue::Plain && col + ldc <= self.width;
             let mut c = if direct { Vec::new() } else { vec![0f32; ROW_CHUNK.min(rows) * ldc] };
             let scratch = c.as_mut_ptr();
             for r0 in (0..rows).step_by(ROW_CHUNK) {
@@ -199,8 +195,8 @@ impl<W: Weight> Packed<W> {
                 for k0 in (0..k).step_by(KC) {
                     let kc = KC.min(k - k0);
                     let block = &w[k0 * np * NR..][..np * kc * NR];
-                    for (b0, mr) in row_blocks(n) {
-                        let step = panels_per_tile(mr);
+                    for (b0, mr) in row_blocks(n, max_rows) {
+                        let step = kernels.panels_per_tile(mr);
                         // The first row block prefetches the next k-block; the others would only ask again for
                         // lines already on their way (at 16 rows that cost ~6-12% of the LM head).
                         let ahead = if b0 == 0 { Some(np * kc * NR) } else { None };
@@ -250,9 +246,9 @@ fn panels_in(g: usize, panels: usize) -> usize {
     GROUP.min(panels - g * GROUP)
 }
 
-/// Splits `n` rows into balanced blocks of at most `MR` (16 -> 6, 5, 5; 8 -> 4, 4): (first row, rows).
-fn row_blocks(n: usize) -> impl Iterator<Item = (usize, usize)> {
-    let blocks = n.div_ceil(MR);
+/// Splits `n` rows into balanced blocks of at most `max` (16 by 6 -> 6, 5, 5; 8 by 6 -> 4, 4): (first row, rows).
+fn row_blocks(n: usize, max: usize) -> impl Iterator<Item = (usize, usize)> {
+    let blocks = n.div_ceil(max);
     let (base, extra) = (n / blocks.max(1), n % blocks.max(1));
     (0..blocks).scan(0, move |start, b| {
         let mr = base + usize::from(b < extra);
@@ -260,16 +256,6 @@ fn row_blocks(n: usize) -> impl Iterator<Item = (usize, usize)> {
         *start += mr;
         Some((at, mr))
     })
-}
-
-/// Panels a tile of `mr` rows covers at once: enough independent accumulators (8 to 12) to hide the FMA latency.
-fn panels_per_tile(mr: usize) -> usize {
-    match mr {
-        1 => 4,
-        2 => 3,
-        3 => 2,
-        _ => 1,
-    }
 }
 
 /// One register tile: `mr` activation rows (stride `ldx`) x `np` panels over `kc` values of k, accumulated into
@@ -302,31 +288,86 @@ impl OutRows {
     }
 }
 
-/// The kernel this CPU runs, chosen once per call.
+/// The instruction sets the kernels are written for, best first.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[doc(hidden)]
+pub enum Isa {
+    Avx512,
+    Avx2,
+    Portable,
+}
+
+impl Isa {
+    /// The best this CPU runs.
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx512f") {
+            return Isa::Avx512;
+        }
+        if crate::models::simd::avx2_fma() {
+            Isa::Avx2
+        } else {
+            Isa::Portable
+        }
+    }
+
+    /// Whether this CPU runs it. AVX2 and AVX-512 give the same sums, bit for bit; the portable kernel rounds
+    /// where they fuse.
+    pub fn runs_here(self) -> bool {
+        match self {
+            Isa::Avx512 => Isa::detect() == Isa::Avx512,
+            Isa::Avx2 => Isa::detect() != Isa::Portable,
+            Isa::Portable => true,
+        }
+    }
+}
+
+/// The kernels of one instruction set.
 struct Kernels<W> {
-    #[cfg(target_arch = "x86_64")]
-    avx2: bool,
+    isa: Isa,
     _w: std::marker::PhantomData<W>,
 }
 
 impl<W: Weight> Kernels<W> {
-    fn detect() -> Self {
-        Self {
-            #[cfg(target_arch = "x86_64")]
-            avx2: crate::models::simd::avx2_fma(),
-            _w: std::marker::PhantomData,
+    fn of(isa: Isa) -> Self {
+        assert!(isa.runs_here(), "{isa:?} does not run on this CPU");
+        Self { isa, _w: std::marker::PhantomData }
+    }
+
+    /// Most rows per tile: as many accumulators as the registers hold with the weights and a broadcast.
+    fn rows(&self) -> usize {
+        match self.isa {
+            Isa::Avx512 => 16,
+            Isa::Avx2 | Isa::Portable => 6,
+        }
+    }
+
+    /// Panels a tile of `mr` rows covers at once: enough independent accumulators (8 or more) to hide the FMA
+    /// latency where the rows alone are too few.
+    fn panels_per_tile(&self, mr: usize) -> usize {
+        match (self.isa, mr) {
+            (Isa::Avx512, 1..=5) => 4,
+            (Isa::Avx512, 6..=11) => 2,
+            (Isa::Avx512, _) => 1,
+            (_, 1) => 4,
+            (_, 2) => 3,
+            (_, 3) => 2,
+            _ => 1,
         }
     }
 
     /// Safety: the first `t.mr` pointers of `c` each hold `t.np * NR` values that nothing else touches meanwhile.
     unsafe fn run(&self, t: Tile, x: &[f32], w: &[W], c: &[*mut f32; MR]) {
-        assert!(x.len() >= (t.mr - 1) * t.ldx + t.kc && w.len() >= t.np * t.kc * NR && t.mr <= MR);
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // Safety: the features were detected; the slices hold the tile (asserted above).
-            return avx2::tile(t, x, w, c);
+        assert!(x.len() >= (t.mr - 1) * t.ldx + t.kc && w.len() >= t.np * t.kc * NR && t.mr <= self.rows());
+        assert!(t.np <= self.panels_per_tile(t.mr));
+        // Safety (both): the features were detected (or forced to one that was); the slices hold the tile.
+        match self.isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => avx512::tile(t, x, w, c),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => avx2::tile(t, x, w, c),
+            _ => portable_tile(t, x, w, c),
         }
-        portable_tile(t, x, w, c)
     }
 }
 
@@ -356,7 +397,7 @@ mod avx2 {
     use super::{Tile, Weight, MR as MAX_ROWS, NR};
     use std::arch::x86_64::*;
 
-    /// Dispatches to a tile of fixed size, so its accumulators live in registers.
+    /// Dispatches to a tile of fixed size (at most 6 rows), so its accumulators live in registers.
     pub unsafe fn tile<W: Weight>(t: Tile, x: &[f32], w: &[W], c: &[*mut f32; MAX_ROWS]) {
         let (x, w) = (x.as_ptr(), w.as_ptr());
         match (t.mr, t.np) {
@@ -425,6 +466,120 @@ mod avx2 {
                 for h in 0..2 {
                     _mm256_storeu_ps(c[r].add(p * NR + h * 8), acc[r][p][h]);
                 }
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{slot, Tile, Weight, MR as MAX_ROWS, NR};
+    use std::arch::x86_64::*;
+
+    /// Dispatches to a tile of fixed size (the shapes `Kernels::panels_per_tile` allows), so its accumulators live
+    /// in registers: at most 16 of the 32, with the weights and a broadcast.
+    pub unsafe fn tile<W: Weight>(t: Tile, x: &[f32], w: &[W], c: &[*mut f32; MAX_ROWS]) {
+        let (x, w) = (x.as_ptr(), w.as_ptr());
+        macro_rules! panels {
+            ($mr:literal: $($np:literal)+) => {
+                match t.np {
+                    $($np => fixed::<W, $mr, $np>(t, x, w, c),)+
+                    np => unreachable!("{np} panels of {} rows", $mr),
+                }
+            };
+        }
+        match t.mr {
+            1 => panels!(1: 1 2 3 4),
+            2 => panels!(2: 1 2 3 4),
+            3 => panels!(3: 1 2 3 4),
+            4 => panels!(4: 1 2 3 4),
+            5 => panels!(5: 1 2 3 4),
+            6 => panels!(6: 1 2),
+            7 => panels!(7: 1 2),
+            8 => panels!(8: 1 2),
+            9 => panels!(9: 1 2),
+            10 => panels!(10: 1 2),
+            11 => panels!(11: 1 2),
+            12 => fixed::<W, 12, 1>(t, x, w, c),
+            13 => fixed::<W, 13, 1>(t, x, w, c),
+            14 => fixed::<W, 14, 1>(t, x, w, c),
+            15 => fixed::<W, 15, 1>(t, x, w, c),
+            16 => fixed::<W, 16, 1>(t, x, w, c),
+            mr => unreachable!("{mr} rows"),
+        }
+    }
+
+    /// The 16 weights of one k, widened. A bf16 panel's values come out in their packed order (`slot`), which
+    /// `in_columns` and `in_slots` translate to and from the output's.
+    #[inline(always)]
+    unsafe fn load<W: Weight>(p: *const W) -> __m512 {
+        if W::BF16 {
+            // bf16 -> f32 puts the 16 bits on top.
+            let v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(p as *const __m256i));
+            _mm512_castsi512_ps(_mm512_slli_epi32::<16>(v))
+        } else {
+            _mm512_loadu_ps(p as *const f32)
+        }
+    }
+
+    /// Lane c of the result is the sum of column c: from a bf16 tile's accumulator (in slot order).
+    #[inline(always)]
+    unsafe fn in_columns<W: Weight>(acc: __m512) -> __m512 {
+        if !W::BF16 {
+            return acc;
+        }
+        let mut idx = [0i32; NR];
+        for (c, i) in idx.iter_mut().enumerate() {
+            *i = slot::<W>(c) as i32;
+        }
+        _mm512_permutexvar_ps(_mm512_loadu_si512(idx.as_ptr() as *const _), acc)
+    }
+
+    /// The inverse: output columns into a bf16 tile's slot order.
+    #[inline(always)]
+    unsafe fn in_slots<W: Weight>(sums: __m512) -> __m512 {
+        if !W::BF16 {
+            return sums;
+        }
+        let mut idx = [0i32; NR];
+        for c in 0..NR {
+            idx[slot::<W>(c)] = c as i32;
+        }
+        _mm512_permutexvar_ps(_mm512_loadu_si512(idx.as_ptr() as *const _), sums)
+    }
+
+    // acc[r][p] pairs activation row r with panel p; index loops say that more plainly than iterators.
+    #[allow(clippy::needless_range_loop)]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn fixed<W: Weight, const MR: usize, const NP: usize>(t: Tile, x: *const f32, w: *const W, c: &[*mut f32; MAX_ROWS]) {
+        let mut acc = [[_mm512_setzero_ps(); NP]; MR];
+        if !t.first {
+            for r in 0..MR {
+                for p in 0..NP {
+                    acc[r][p] = in_slots::<W>(_mm512_loadu_ps(c[r].add(p * NR)));
+                }
+            }
+        }
+        for kk in 0..t.kc {
+            let mut wv = [_mm512_setzero_ps(); NP];
+            for p in 0..NP {
+                let at = w.add(p * t.kc * NR + kk * NR);
+                if let Some(ahead) = t.ahead.filter(|_| kk % (64 / (NR * std::mem::size_of::<W>())).max(1) == 0) {
+                    // One prefetch per cache line. Past the end of the weights (last block): harmless.
+                    _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(ahead) as *const i8);
+                }
+                wv[p] = load(at);
+            }
+            for r in 0..MR {
+                let xv = _mm512_set1_ps(*x.add(r * t.ldx + kk));
+                for p in 0..NP {
+                    acc[r][p] = _mm512_fmadd_ps(wv[p], xv, acc[r][p]);
+                }
+            }
+        }
+        for r in 0..MR {
+            for p in 0..NP {
+                _mm512_storeu_ps(c[r].add(p * NR), in_columns::<W>(acc[r][p]));
             }
         }
     }
@@ -518,7 +673,13 @@ mod tests {
         (0..n).map(|_| rng.next_f32() - 0.5).collect()
     }
 
-    /// Against an f64 reference of the same (widened) weights; each row alone bit-identical to it in the batch.
+    /// The fused kernels this CPU runs besides the best (which `matmul` uses).
+    fn other_fused_kernels() -> impl Iterator<Item = Isa> {
+        [Isa::Avx512, Isa::Avx2].into_iter().filter(|&i| i.runs_here() && i != Isa::detect())
+    }
+
+    /// Against an f64 reference of the same (widened) weights; each row alone bit-identical to it in the batch, and
+    /// every fused kernel bit-identical to the best.
     fn check<W: Weight>(of: fn(f32) -> W) {
         let mut rng = Rng::new(3);
         // Tails everywhere: k not a multiple of 8 or KC, out not a multiple of NR or GROUP * NR, every row count
@@ -530,6 +691,9 @@ mod tests {
             let p = Packed::new(&w, out, k);
             let y = p.matmul(&x, rows);
             let by_row = p.matmul_rows(&x, rows);
+            for isa in other_fused_kernels() {
+                assert_eq!(p.matmul_with(isa, &x, rows), y, "({rows},{k},{out}) {isa:?} against {:?}", Isa::detect());
+            }
             for r in 0..rows {
                 for o in 0..out {
                     let exact: f64 = (0..k).map(|t| x[r * k + t] as f64 * w[o * k + t].widen() as f64).sum();
@@ -546,7 +710,7 @@ mod tests {
     }
 
     /// SwiGLU: against an f64 reference, bit-identical to the two plain products then `silu_mul`, each row alone
-    /// bit-identical to it in the batch.
+    /// bit-identical to it in the batch, every fused kernel bit-identical to the best.
     fn check_gate_up<W: Weight>(of: fn(f32) -> W) {
         let mut rng = Rng::new(7);
         // inter below, at and past HALF and not a multiple of it; odd k; row counts across the row blocks.
@@ -557,6 +721,9 @@ mod tests {
             let up: Vec<W> = random(inter * k, &mut rng).into_iter().map(of).collect();
             let p = Packed::gate_up(&gate, &up, inter, k);
             let y = p.matmul(&x, rows);
+            for isa in other_fused_kernels() {
+                assert_eq!(p.matmul_with(isa, &x, rows), y, "({rows},{k},{inter}) {isa:?} against {:?}", Isa::detect());
+            }
             let (g, u) = (Packed::new(&gate, inter, k).matmul(&x, rows), Packed::new(&up, inter, k).matmul(&x, rows));
             let mut want = vec![0f32; rows * inter];
             silu_mul(&g, &u, &mut want);
