@@ -10,6 +10,7 @@ import { DiskStore, diskSecret, ResponseCache } from './cache/index.js';
 import type { Deps, LoadedPolicy } from './deps.js';
 import { AuditWriter } from './node/audit-writer.js';
 import { openAiFastPath } from './node/fast-path.js';
+import { sendTurn } from './node/turn.js';
 import { hmacSigner } from './node/hmac.js';
 import type { AuditSink } from './observability/audit.js';
 import { Metrics } from './observability/metrics.js';
@@ -68,6 +69,9 @@ export function undiciHttpSend(agentFor = agentsByConnectTimeout()): HttpSend {
       if (split.size >= 1024) split.clear();
       split.set(req.url, at);
     }
+    // Sent with the other upstream calls and answers of this turn, under load (src/node/turn.ts).
+    const turn = sendTurn();
+    if (turn !== undefined) await turn;
     const res = await agentFor(req.connectTimeoutMs).request({
       origin: at.origin,
       path: at.path,

@@ -8,6 +8,7 @@ import type { EdgeAnswer } from '../dialects/answer.js';
 import { tooLarge } from '../dialects/openai/parse.js';
 import { chatCompletions, embeddings, openAiErrorAnswer, type EdgeCall } from '../dialects/openai/serve.js';
 import type { StreamBody } from '../stream/respond.js';
+import { sendTurn, servingEnded, servingStarted } from './turn.js';
 
 // The Node entry's fast path for the hot endpoints, POST /v1/chat/completions and /v1/embeddings: served from
 // node:http's IncomingMessage and ServerResponse directly, without the web Request, Response and ReadableStream
@@ -30,11 +31,14 @@ export function openAiFastPath(deps: Deps): (req: IncomingMessage, res: ServerRe
     const path = query === -1 ? req.url : req.url.slice(0, query);
     const endpoint = ENDPOINTS.get(path);
     if (endpoint === undefined) return false;
-    serve(deps, endpoint, path, req, res).catch((err: unknown) => {
-      // Only a bug gets here (answers and their errors are written inside): logged, and the connection dropped.
-      caught(deps, path, err);
-      res.destroy();
-    });
+    servingStarted();
+    serve(deps, endpoint, path, req, res)
+      .catch((err: unknown) => {
+        // Only a bug gets here (answers and their errors are written inside): logged, and the connection dropped.
+        caught(deps, path, err);
+        res.destroy();
+      })
+      .finally(servingEnded);
     return true;
   };
 }
@@ -57,6 +61,10 @@ async function serve(deps: Deps, endpoint: Endpoint, path: string, req: Incoming
     answer = openAiErrorAnswer(caught(deps, path, err));
   }
   if (answer.kind === 'json') {
+    // With the other answers and upstream calls of this turn, under load (turn.ts).
+    const turn = sendTurn();
+    if (turn !== undefined) await turn;
+    if (res.destroyed) return;
     // A string body leaves in one write with the head (node joins them); a Buffer would take a second.
     res.writeHead(answer.status, withFields(answer.headers, { 'content-length': String(Buffer.byteLength(answer.body)) }));
     res.end(answer.body);

@@ -230,6 +230,25 @@ describe('the fast path with the openai SDK', () => {
     expect(embedded.data[0]?.embedding).toEqual([11, 2, 1]);
   });
 
+  it('answers many overlapping requests, each with its own answer (their sends held to the end of a turn)', async () => {
+    // Overlapping requests are where src/node/turn.ts holds upstream calls and answers; errors and streams ride
+    // along in the same turns.
+    const asks = Array.from({ length: 48 }, (_, i) => `overlap ${i}`);
+    const answers = await Promise.all([
+      ...asks.map((content) => client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content }] })),
+      client.chat.completions.create({ model: 'chat', messages: [] }).catch((e: unknown) => e),
+      (async () => {
+        const stream = await client.chat.completions.create({ model: 'chat', messages: [{ role: 'user', content: 'overlap stream' }], stream: true });
+        let text = '';
+        for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+        return text;
+      })(),
+    ]);
+    expect(answers.slice(0, asks.length).map((a) => (a as OpenAI.ChatCompletion).choices[0]?.message.content)).toEqual(asks.map((a) => `echo: ${a}`));
+    expect(answers[asks.length]).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(answers[asks.length + 1]).toBe('echo: overlap stream');
+  });
+
   it('gives the SDK its error classes, with the param named', async () => {
     const bad = await client.chat.completions.create({ model: 'chat', messages: [] }).catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
