@@ -3,9 +3,9 @@
 // inline and wakes the receiving process, and waking a process that sleeps on another core is the dearest part of
 // the send (in a VM, an interrupt across cores). Written as each request finishes, every answer and every upstream
 // call wakes its peer anew; held until the turn's I/O callbacks have run, the sends leave back to back, and a peer
-// woken by the first is still awake for the rest: ~15% less CPU per request at saturation (bench/results/
-// overhead.md). A request alone has nothing to share a turn with and would only wait (~0.05 ms at p50 in the
-// same benchmark at 1000 requests/s), so only requests that overlap others are held.
+// woken by the first is still awake for the rest: a fifth less CPU per request at saturation (bench/results/
+// overhead.md, 101 -> 79 us). A request alone has nothing to share a turn with and would only wait (0.04-0.07 ms
+// at p50 at 1000 requests/s when every send waited), so only requests that overlap others are held.
 
 let turn: Promise<void> | undefined;
 let serving = 0;
