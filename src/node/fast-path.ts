@@ -32,13 +32,12 @@ export function openAiFastPath(deps: Deps): (req: IncomingMessage, res: ServerRe
     const endpoint = ENDPOINTS.get(path);
     if (endpoint === undefined) return false;
     servingStarted();
-    serve(deps, endpoint, path, req, res)
-      .catch((err: unknown) => {
-        // Only a bug gets here (answers and their errors are written inside): logged, and the connection dropped.
-        caught(deps, path, err);
-        res.destroy();
-      })
-      .finally(servingEnded);
+    serve(deps, endpoint, path, req, res).then(servingEnded, (err: unknown) => {
+      servingEnded();
+      // Only a bug gets here (answers and their errors are written inside): logged, and the connection dropped.
+      caught(deps, path, err);
+      res.destroy();
+    });
     return true;
   };
 }
