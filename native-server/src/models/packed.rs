@@ -30,8 +30,10 @@ const GROUP: usize = 4;
 /// Values of k per block: a block's activations (up to `ROW_CHUNK` rows) and weights stay in L1/L2.
 const KC: usize = 256;/// Activation rows per pass over a task's weights (long prefill chunks): the pass's activations stay in cache.
 const ROW_CHUNK: usize = 48;
-/// Most activation rows per register tile, for any kernel (AVX-512's; AVX2's is 6).
+/// Most activation rows per register tile of any kernel (AVX-512's; AVX2's is `AVX2_ROWS`).
 const MR: usize = 16;
+/// AVX2's: 6 x 16 columns = 12 accumulators, plus 2 weight registers and a broadcast, out of its 16 registers.
+const AVX2_ROWS: usize = 6;
 
 /// A weight element as packed: f32, or bf16 (the top half of an f32, widened exactly).
 pub trait Weight: Copy + Send + Sync + Default + 'static {
@@ -337,8 +339,8 @@ impl<W: Weight> Kernels<W> {
     /// Most rows per tile: as many accumulators as the registers hold with the weights and a broadcast.
     fn rows(&self) -> usize {
         match self.isa {
-            Isa::Avx512 => 16,
-            Isa::Avx2 | Isa::Portable => 6,
+            Isa::Avx512 => MR,
+            Isa::Avx2 | Isa::Portable => AVX2_ROWS,
         }
     }
 
