@@ -30,4 +30,9 @@ export interface Deps {
   cache?: ResponseCache;
   /** Request id generator. */
   newId: () => string;
+  /**
+   * Runs work the answer need not wait for (a request's metrics and audit line) once the answer has been sent
+   * (Node: src/node/turn.ts). Absent: at once. The task handles its own errors.
+   */
+  afterAnswer?: (task: () => void) => void;
 }

@@ -11,7 +11,7 @@ import type { Deps, LoadedPolicy } from './deps.js';
 import { AuditWriter } from './node/audit-writer.js';
 import { openAiFastPath } from './node/fast-path.js';
 import { hmacSigner } from './node/hmac.js';
-import { sendTurn } from './node/turn.js';
+import { afterTurnSends, sendTurn } from './node/turn.js';
 import type { AuditSink } from './observability/audit.js';
 import { Metrics } from './observability/metrics.js';
 import { loadPolicy, PolicyError } from './policy/index.js';
@@ -203,6 +203,7 @@ export async function startGateway(options: NodeGatewayOptions): Promise<Running
     newId: () => randomUUID(),
     resilience,
     cache: await nodeCache(options.env, log),
+    afterAnswer: afterTurnSends,
   };
   const app = createApp(deps);
   const hono = getRequestListener(app.fetch);

@@ -67,6 +67,23 @@ export class RequestTrace {
     if (this.done) return;
     this.done = true;
     const end = this.deps.now();
+    const at = Date.now();
+    // Recorded once the answer has left (deps.afterAnswer): the client does not wait for its metrics and audit line.
+    const record = () => this.record(status, end, at, error);
+    if (this.deps.afterAnswer === undefined) record();
+    else this.deps.afterAnswer(record);
+  }
+
+  private record(status: number, end: number, at: number, error: HeddleError | undefined): void {
+    try {
+      this.metricsAndAudit(status, end, at, error);
+    } catch (err) {
+      // A failing metrics or audit sink costs this request its record, never its answer or the process.
+      this.deps.log('error', 'recording a request failed', { request_id: this.requestId, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private metricsAndAudit(status: number, end: number, at: number, error: HeddleError | undefined): void {
     const route = this.decision?.route.route.name ?? null;
     const ttfb = this.firstByte === undefined ? undefined : this.firstByte - this.started;
     this.deps.metrics?.record({
@@ -81,7 +98,7 @@ export class RequestTrace {
       completionTokens: this.usage?.completion_tokens,
     });
     const record: AuditRecord = {
-      ts: new Date().toISOString(),
+      ts: new Date(at).toISOString(),
       request_id: this.requestId,
       endpoint: this.endpoint,
       model: this.model,

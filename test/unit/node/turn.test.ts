@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { endOfTurn, sendTurn, servingEnded, servingStarted } from '../../../src/node/turn.js';
+import { afterTurnSends, endOfTurn, sendTurn, servingEnded, servingStarted } from '../../../src/node/turn.js';
 
 const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -29,5 +29,24 @@ describe('src/node/turn.ts', () => {
     expect(sendTurn()).toBeUndefined();
     servingEnded();
     await held;
+  });
+
+  it('runs work after the answers need not wait for once the sends the turn held have left, lone requests included', async () => {
+    const order: string[] = [];
+    // A lone request: nothing holds its send, and its record waits for the turn.
+    afterTurnSends(() => order.push('record 1'));
+    order.push('answer 1');
+    await Promise.resolve();
+    expect(order).toEqual(['answer 1']);
+    await immediate();
+    expect(order).toEqual(['answer 1', 'record 1']);
+
+    // Overlapping requests: a record queued before a held send still runs after it.
+    order.length = 0;
+    afterTurnSends(() => order.push('record 2'));
+    void endOfTurn().then(() => order.push('held answer'));
+    afterTurnSends(() => order.push('record 3'));
+    await immediate();
+    expect(order).toEqual(['held answer', 'record 2', 'record 3']);
   });
 });
