@@ -53,8 +53,10 @@ async function serve(deps: Deps, endpoint: Endpoint, path: string, req: Incoming
   });
   let answer: EdgeAnswer;
   try {
-    const text = await readBody(req, deps.policy().policy.maxBodyBytes);
-    const call = { headers: rawHeaderLookup(req.rawHeaders), signal: controller, controller, remoteAddress: req.socket.remoteAddress };
+    // Headers are read from node's raw list: its `headers` object would be built for nothing.
+    const headers = rawHeaderLookup(req.rawHeaders);
+    const text = await readBody(req, headers.get('content-length'), deps.policy().policy.maxBodyBytes);
+    const call = { headers, signal: controller, controller, remoteAddress: req.socket.remoteAddress };
     answer = await endpoint(deps, text, call);
   } catch (err) {
     answer = openAiErrorAnswer(caught(deps, path, err));
@@ -119,9 +121,8 @@ const utf8 = new TextDecoder();
  * The body as text, as the Hono path reads it (UTF-8, a leading BOM dropped). Over the policy's limit: a 413, from
  * the declared length before anything is read, or as soon as a body without one grows past it.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+function readBody(req: IncomingMessage, declared: string | null, limit: number): Promise<string> {
+  if (declared !== null && Number(declared) > limit) return Promise.reject(tooLarge(limit));
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;

@@ -287,6 +287,25 @@ describe('the fast path with the openai SDK', () => {
     await expect.poll(() => fast.audit.at(-1)?.status).toBe(499);
   });
 
+  it('refuses a declared length over the limit at once, without waiting for a body it would not read', async () => {
+    const head = await new Promise<string>((resolve, reject) => {
+      const socket = connect(fast.gateway.port, '127.0.0.1', () => {
+        // The head alone: a gateway that waited for the 100,000 bytes would never answer.
+        socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n');
+      });
+      let seen = '';
+      socket.on('data', (d: Buffer) => {
+        seen += d.toString('latin1');
+        if (seen.includes('\r\n\r\n')) {
+          socket.destroy();
+          resolve(seen);
+        }
+      });
+      socket.on('error', reject);
+    });
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 413 Payload Too Large');
+  });
+
   it('keeps serving after a client leaves halfway through sending its body', async () => {
     const { upstream } = fast;
     const before = upstream.requests.length;
