@@ -22,7 +22,10 @@ if (!env.HEDDLE_NODE_URL) {
     console.error('Could not build native-server/ (see the cargo output above).');
     process.exit(1);
   }
-  const node = spawn(fastllmBinary, ['serve', '--model', env.FASTLLM_MODEL ?? demoModel, '--host', '127.0.0.1', '--port', port], {
+  // Served as `heddle-demo`, the model policies/default.yaml routes to the local node, whichever folder it is
+  // (FASTLLM_MODEL): answers then carry that id, not the folder's path.
+  const args = ['serve', '--model', env.FASTLLM_MODEL ?? demoModel, '--served-model-name', 'heddle-demo', '--host', '127.0.0.1', '--port', port];
+  const node = spawn(fastllmBinary, args, {
     stdio: 'inherit',
     cwd: repoRoot,
   });

@@ -17,6 +17,10 @@ enum Cmd {
         /// Chat (or embedding) model: a HuggingFace-layout folder or an HF id present in the local HF cache.
         #[arg(long)]
         model: Option<String>,
+        /// The id --model is served as: answers and /v1/models carry it (default: the --model argument as given,
+        /// e.g. a folder's path). The argument and the folder's name keep naming the model.
+        #[arg(long, requires = "model")]
+        served_model_name: Option<String>,
         /// A BERT-family embedding model served beside the chat model.
         #[arg(long)]
         embedding_model: Option<String>,
@@ -106,6 +110,7 @@ fn main() {
     let result = match cli.cmd {
         Cmd::Serve {
             model,
+            served_model_name,
             embedding_model,
             device,
             dtype,
@@ -120,6 +125,7 @@ fn main() {
         } => {
             let cfg = ServeConfig {
                 model,
+                served_model_name,
                 embedding_model,
                 device,
                 dtype,

@@ -11,6 +11,8 @@ use crate::models::{self, device::device_name, DeviceChoice, DtypeChoice, Embedd
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub model: Option<String>,
+    /// The id `model` is served as (answers, /v1/models); its argument and folder name still name it.
+    pub served_model_name: Option<String>,
     pub embedding_model: Option<String>,
     pub device: DeviceChoice,
     pub dtype: DtypeChoice,
@@ -25,7 +27,7 @@ pub struct ServeConfig {
 
 /// Checks the folders before anything binds: a broken folder fails fast with the file and field named.
 fn open_all(cfg: &ServeConfig) -> Result<(Option<ModelFiles>, Option<ModelFiles>), LoadError> {
-    let main = cfg.model.as_deref().map(ModelFiles::open).transpose()?;
+    let main = cfg.model.as_deref().map(ModelFiles::open).transpose()?.map(|f| f.served_as(cfg.served_model_name.as_deref()));
     let emb = cfg.embedding_model.as_deref().map(ModelFiles::open).transpose()?;
     if let Some(e) = &emb {
         if e.kind != ModelKind::Embedding {

@@ -358,6 +358,25 @@ fn health_is_503_while_loading_then_200() {
 }
 
 #[test]
+fn served_model_name_is_the_id_answers_carry() {
+    let (s, dir) = serve("llama", &["--served-model-name", "team-model"]);
+    let (_, m) = s.get("/v1/models");
+    let m: Value = serde_json::from_str(&m).unwrap();
+    assert_eq!(m["data"][0]["id"], "team-model");
+    // The served name, the argument and the folder's name all reach the model; every answer names it as served.
+    let folder = dir.file_name().unwrap().to_str().unwrap();
+    for name in ["team-model", dir.to_str().unwrap(), folder] {
+        let (st, v) = s.post("/v1/chat/completions", &json!({"model": name, "messages": [{"role": "user", "content": "x"}], "max_tokens": 2}));
+        assert_eq!((st, v["model"].as_str()), (200, Some("team-model")), "{name}: {v}");
+    }
+    let chunks = s.stream(&json!({"model": "team-model", "messages": [{"role": "user", "content": "x"}], "max_tokens": 2, "stream": true}));
+    let first: Value = serde_json::from_str(&chunks[0]).unwrap();
+    assert_eq!(first["model"], "team-model");
+    let (st, v) = s.post("/v1/chat/completions", &json!({"model": "other", "messages": [{"role": "user", "content": "x"}]}));
+    assert_eq!((st, v["error"]["code"].as_str()), (404, Some("model_not_found")));
+}
+
+#[test]
 fn models_load_and_metrics_endpoints() {
     let (s, dir) = serve("qwen2", &["--max-running", "2", "--max-waiting", "5"]);
     let (st, m) = s.get("/v1/models");

@@ -15,7 +15,9 @@ pub enum ModelKind {
 #[derive(Debug, Clone)]
 pub struct ModelFiles {
     pub dir: PathBuf,
-    /// The id clients use: the --model argument as given.
+    /// The model argument as given (a folder or an HF id).
+    pub arg: String,
+    /// The id answers and /v1/models carry: the argument, or the name it is served as (`served_as`).
     pub id: String,
     pub kind: ModelKind,
     pub config: Value,
@@ -174,6 +176,7 @@ impl ModelFiles {
             tokenizer_config: read_optional_json(&dir.join("tokenizer_config.json"))?,
             generation_config: read_optional_json(&dir.join("generation_config.json"))?,
             dir,
+            arg: arg.to_string(),
             id: arg.to_string(),
             kind,
             config,
@@ -191,11 +194,24 @@ impl ModelFiles {
             .map_err(|e| err(format!("{}: field `{}`: {}", self.config_path().display(), e.path(), e.inner())))
     }
 
-    /// Names clients may use for this model: the argument, the folder's last component, and "default".
+    /// Serves the model under `name` (--served-model-name): answers carry it, and it names the model besides the
+    /// argument and the folder's name. A gateway that routes an alias to this node then gets its own id back, not
+    /// the path the node happened to be started with.
+    pub fn served_as(mut self, name: Option<&str>) -> Self {
+        if let Some(name) = name {
+            self.id = name.to_string();
+        }
+        self
+    }
+
+    /// Names clients may use for this model (besides "default"): the id, the argument, the folder's last component.
     pub fn aliases(&self) -> Vec<String> {
         let mut v = vec![self.id.clone()];
-        if let Some(name) = Path::new(self.id.trim_end_matches('/')).file_name().and_then(|s| s.to_str()) {
-            v.push(name.to_string());
+        let folder = Path::new(self.arg.trim_end_matches('/')).file_name().and_then(|s| s.to_str());
+        for name in [Some(self.arg.as_str()), folder].into_iter().flatten() {
+            if !v.iter().any(|a| a == name) {
+                v.push(name.to_string());
+            }
         }
         v
     }

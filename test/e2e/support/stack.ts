@@ -91,7 +91,9 @@ export function fastllmAvailable(): boolean {
 /** Starts `fastllm serve` on the demo model and waits for /health (it answers 503 while loading). */
 export async function startFastllm(): Promise<Node> {
   const port = await freePort();
-  const child: ChildProcess = spawn(FASTLLM, ['serve', '--model', DEMO_MODEL, '--host', '127.0.0.1', '--port', String(port)], {
+  // As `npm start` runs it (scripts/start.mjs).
+  const args = ['serve', '--model', DEMO_MODEL, '--served-model-name', 'heddle-demo', '--host', '127.0.0.1', '--port', String(port)];
+  const child: ChildProcess = spawn(FASTLLM, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
