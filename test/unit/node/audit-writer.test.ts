@@ -60,8 +60,26 @@ describe('AuditWriter', () => {
       await turn();
     }
     await writer.drained();
-    expect(writer.pendingChars()).toBe(0);
+    expect(writer.pendingBytes()).toBe(0);
     expect(readFileSync(path, 'utf8')).toBe(`${expected.join('\n')}\n`);
+  });
+
+  it('writes lines of any length and any characters as UTF-8, those longer than a buffer included', async () => {
+    const path = join(dir(), 'audit.log');
+    const fd = openSync(path, 'w');
+    fds.push(fd);
+    const writer = new AuditWriter(fd, { warn: () => undefined });
+    const lines = [
+      JSON.stringify({ tenant: 'équipe-données', model: 'モデル', note: '✓ 😀' }),
+      JSON.stringify({ note: 'ü'.repeat(100_000) }), // 200 KB of UTF-8: more than a buffer of its own
+      record(1),
+      JSON.stringify({ note: '日本'.repeat(30_000) }), // 180 KB, after a short line that started a buffer
+      record(2),
+    ];
+    for (const line of lines) writer.line(line);
+    expect(writer.pendingBytes()).toBe(Buffer.byteLength(`${lines.join('\n')}\n`));
+    await writer.drained();
+    expect(readFileSync(path, 'utf8')).toBe(`${lines.join('\n')}\n`);
   });
 
   it('batches by time: lines offered over many turns and quick writes make ~one write per FLUSH_MS, not one per turn', async () => {
@@ -110,11 +128,11 @@ describe('AuditWriter', () => {
     }
     // Past the first flush, so the lines still pending are the ones the sink has not taken.
     await new Promise((resolve) => setTimeout(resolve, 2 * FLUSH_MS));
-    expect(writer.pendingChars()).toBeGreaterThan(0);
+    expect(writer.pendingBytes()).toBeGreaterThan(0);
     const text = `${expected.join('\n')}\n`;
     const reader = collect(sink.path);
     await writer.drained(60_000);
-    expect(writer.pendingChars()).toBe(0);
+    expect(writer.pendingBytes()).toBe(0);
     expect(await reader.until((t) => t.length >= text.length)).toBe(text);
     reader.stop();
   });
@@ -122,11 +140,11 @@ describe('AuditWriter', () => {
   it('bounds the lines held for a stuck sink, drops the rest whole, and says how many', async () => {
     const sink = fifo();
     const warnings: Array<Record<string, unknown>> = [];
-    const writer = new AuditWriter(sink.fd, { maxPendingChars: 256 * 1024, warn: (_m, fields) => warnings.push(fields) });
+    const writer = new AuditWriter(sink.fd, { maxPendingBytes: 256 * 1024, warn: (_m, fields) => warnings.push(fields) });
     let peak = 0;
     for (let i = 0; i < 20_000; i++) {
       writer.line(record(i));
-      peak = Math.max(peak, writer.pendingChars());
+      peak = Math.max(peak, writer.pendingBytes());
       if (i % 500 === 499) await turn();
     }
     expect(peak).toBeLessThanOrEqual(256 * 1024);
@@ -154,6 +172,6 @@ describe('AuditWriter', () => {
     expect(warnings).toEqual([{ code: 'EBADF' }]);
     writer.line(record(2));
     await turn();
-    expect(writer.pendingChars()).toBe(0);
+    expect(writer.pendingBytes()).toBe(0);
   });
 });
