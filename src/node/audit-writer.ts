@@ -7,7 +7,7 @@ import { write } from 'node:fs';
 // event-loop turn or by write completion keeps the thread-pool round trips to ~20/s whatever the request rate
 // (writing again as soon as the last write completed made a write every turn or two under load). Lines wait as
 // UTF-8 bytes in buffers outside the JS heap: kept as strings, the ~50 ms of lines between writes (hundreds under
-// load) survived young-generation collections and were copied by each, a third of the gateway's GC pause time.
+// load) survived young-generation collections and were copied by each: a quarter of the gateway's GC pause time.
 // While the sink lags, lines wait up to `maxPendingBytes`; past that they are dropped and counted (a warning says
 // how many when the sink catches up), because a gateway that grows without bound or stops answering is worse than
 // a gap in its log. A sink that is gone (EPIPE, EBADF) ends the writer; the gateway keeps serving.
