@@ -11,7 +11,7 @@ import type { Deps, LoadedPolicy } from './deps.js';
 import { AuditWriter } from './node/audit-writer.js';
 import { openAiFastPath } from './node/fast-path.js';
 import { hmacSigner } from './node/hmac.js';
-import { afterTurnSends, sendTurn } from './node/turn.js';
+import { afterTurnSends } from './node/turn.js';
 import type { AuditSink } from './observability/audit.js';
 import { Metrics } from './observability/metrics.js';
 import { loadPolicy, PolicyError } from './policy/index.js';
@@ -69,9 +69,10 @@ export function undiciHttpSend(agentFor = agentsByConnectTimeout()): HttpSend {
       if (split.size >= 1024) split.clear();
       split.set(req.url, at);
     }
-    // Sent with the other upstream calls and answers of this turn, under load (src/node/turn.ts).
-    const turn = sendTurn();
-    if (turn !== undefined) await turn;
+    // Not held for the end of the turn as answers are (src/node/turn.ts): undici already writes a request on a
+    // reused keep-alive socket in the check phase, after the turn's I/O callbacks (its idle-socket check,
+    // GHSA-35p6-xmwp-9g52), so this turn's upstream calls leave together anyway. Dispatched from a held turn, the
+    // write would wait for the next turn's check phase instead: a whole loop iteration more under load.
     const res = await agentFor(req.connectTimeoutMs).request({
       origin: at.origin,
       path: at.path,

@@ -5,7 +5,8 @@
 // call wakes its peer anew; held until the turn's I/O callbacks have run, the sends leave back to back, and a peer
 // woken by the first is still awake for the rest: a fifth less CPU per request at saturation (bench/results/
 // overhead.md, 101 -> 79 us). A request alone has nothing to share a turn with and would only wait (0.04-0.07 ms
-// at p50 at 1000 requests/s when every send waited), so only requests that overlap others are held.
+// at p50 at 1000 requests/s when every send waited), so only requests that overlap others are held. The answers are
+// held here; upstream calls on reused connections undici itself writes at the end of the turn (undiciHttpSend).
 // What an answer need not wait for (its metrics and audit line) runs after the turn's sends, lone requests included:
 // at 1000 requests/s, when the process wakes from idle to each request, building the record before the answer had
 // cost ~20 us of each answer's time.
