@@ -28,7 +28,7 @@ export function endOfTurn(): Promise<void> {
   return turn;
 }
 
-/** Runs `task` in this turn's check phase, after the answers and upstream calls the turn held have been sent. */
+/** Runs `task` in this turn's check phase, after the answers the turn held have been sent. */
 export function afterTurnSends(task: () => void): void {
   afterSends.push(task);
   void endOfTurn();
