@@ -5,6 +5,7 @@ export const nativeDir: string;
 export const manifest: string;
 export const fastllmBinary: string;
 export const demoModel: string;
+export function localServeArgs(model: string, port: number | string): string[];
 export function run(command: string, args: string[], options?: { cwd?: string; env?: Record<string, string> }): Promise<number>;
 export function cargo(args: string[], env?: Record<string, string>): Promise<number>;
 export function buildFastllm(): Promise<number>;

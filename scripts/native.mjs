@@ -12,6 +12,14 @@ export const manifest = join(nativeDir, 'Cargo.toml');
 export const fastllmBinary = join(cargoTargetDir, 'release', process.platform === 'win32' ? 'fastllm.exe' : 'fastllm');
 export const demoModel = join(repoRoot, 'native-server', 'demo-model', 'heddle-demo');
 
+/**
+ * `fastllm serve` as `npm start` runs it, on loopback: the model (any folder) is served as `heddle-demo`, the id
+ * policies/default.yaml routes to the local node, so answers carry that id rather than the folder's path.
+ */
+export function localServeArgs(model, port) {
+  return ['serve', '--model', model, '--served-model-name', 'heddle-demo', '--host', '127.0.0.1', '--port', String(port)];
+}
+
 export function run(command, args, options = {}) {
   return new Promise((resolvePromise) => {
     const child = spawn(command, args, {

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { runGateway } from './gateway.mjs';
-import { buildFastllm, demoModel, fastllmBinary, repoRoot, waitHealthy } from './native.mjs';
+import { buildFastllm, demoModel, fastllmBinary, localServeArgs, repoRoot, waitHealthy } from './native.mjs';
 
 const children = [];
 const stopAll = (code) => {
@@ -22,10 +22,7 @@ if (!env.HEDDLE_NODE_URL) {
     console.error('Could not build native-server/ (see the cargo output above).');
     process.exit(1);
   }
-  // Served as `heddle-demo`, the model policies/default.yaml routes to the local node, whichever folder it is
-  // (FASTLLM_MODEL): answers then carry that id, not the folder's path.
-  const args = ['serve', '--model', env.FASTLLM_MODEL ?? demoModel, '--served-model-name', 'heddle-demo', '--host', '127.0.0.1', '--port', port];
-  const node = spawn(fastllmBinary, args, {
+  const node = spawn(fastllmBinary, localServeArgs(env.FASTLLM_MODEL ?? demoModel, port), {
     stdio: 'inherit',
     cwd: repoRoot,
   });

@@ -10,6 +10,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startGateway, type RunningGateway } from '../../../src/node.js';
 import type { AuditRecord } from '../../../src/observability/audit.js';
+import { localServeArgs } from '../../../scripts/native.mjs';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
 export const VENV = process.env.HEDDLE_DEEPFABRIC_VENV ?? join(homedir(), '.cache/heddle/deepfabric-venv');
@@ -91,9 +92,7 @@ export function fastllmAvailable(): boolean {
 /** Starts `fastllm serve` on the demo model and waits for /health (it answers 503 while loading). */
 export async function startFastllm(): Promise<Node> {
   const port = await freePort();
-  // As `npm start` runs it (scripts/start.mjs).
-  const args = ['serve', '--model', DEMO_MODEL, '--served-model-name', 'heddle-demo', '--host', '127.0.0.1', '--port', String(port)];
-  const child: ChildProcess = spawn(FASTLLM, args, {
+  const child: ChildProcess = spawn(FASTLLM, localServeArgs(DEMO_MODEL, port), {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
