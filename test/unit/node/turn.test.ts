@@ -48,5 +48,14 @@ describe('src/node/turn.ts', () => {
     afterTurnSends(() => order.push('record 3'));
     await immediate();
     expect(order).toEqual(['held answer', 'record 2', 'record 3']);
+
+    // A wait begun while the records run belongs to the next turn, and that turn still ends.
+    let next: Promise<void> | undefined;
+    afterTurnSends(() => {
+      next = endOfTurn();
+    });
+    await immediate();
+    expect(next).toBeInstanceOf(Promise);
+    await next;
   });
 });
