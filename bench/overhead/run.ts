@@ -64,8 +64,8 @@ const ttfbWarmupConcurrency = 4;
 // compiler threads take that core from the event loop (10–66 ms stalls seen in Heddle 2 s in, none after 6 s).
 const rateWarmupS = Number(arg('rate-warmup', '6'));
 // The paired-in-time phase (interleaved.ts): cycles, and seconds per contender per cycle. The targets take the
-// median of the per-cycle ratios; at 1000 RPS one cycle's p99 ratio ranges 0.3x to 5x on this machine (a few slow
-// requests in a hundred decide it), so 10 cycles rather than 6 for a median that holds still (~3 minutes more).
+// median of the per-cycle ratios; at 1000 RPS one cycle's p99 ratio ranges 0.3x to 50x on this machine (a few
+// multi-ms stalls per slice decide it: bench/results/tail-1000rps.md), so 10 cycles rather than 6 (~3 minutes more).
 const interleaveCycles = Number(arg('interleave', '10'));
 const sliceS = Number(arg('slice', '4'));
 // Seconds at the rate before each open-loop slice is measured: the load generator is a new process every slice.
