@@ -3,13 +3,20 @@
 // measured one after the other inherit that drift in their ratios. Here the contenders the targets compare all run at
 // once, pinned to the same core, and take turns in short slices; each cycle gives one ratio per contender from slices
 // seconds apart, and the report gives the median of those ratios and their range.
-import { median } from '../lib/stats.js';
+//
+// Latency is also pooled: every request of a contender's slices, over all cycles, in one distribution. One slice's
+// p99 at 1000 RPS is its 40th slowest request, so it is set by whether one of this VM's few 5-13 ms stalls per 10 s
+// fell in that slice (bench/results/tail-1000rps.md): per-cycle p99 ratios range 0.3x to 50x. The pooled p99 is the
+// 400th slowest of 40,000 requests taken in turns with the other contenders, so the stalls weigh on each contender
+// alike and the gateway's own tail decides it. Its interval comes from resampling whole cycles (every contender's
+// slices of one cycle together, keeping the pairing).
+import { median, percentile } from '../lib/stats.js';
 
 export interface SliceMeasures<C> {
   /** Closed loop (wrk) for one slice: requests per second, and the contender's CPU time per request. */
   unthrottled(c: C): Promise<{ rps: number; cpuUsPerReq?: number | undefined }>;
-  /** Open loop at the fixed rate for one slice: latency percentiles, ms. */
-  atRate(c: C): Promise<{ p50: number; p99: number }>;
+  /** Open loop at the fixed rate for one slice: latency percentiles and every request's latency, ms. */
+  atRate(c: C): Promise<{ p50: number; p99: number; latenciesMs: Float64Array }>;
 }
 
 export interface InterleavedResult {
@@ -23,6 +30,24 @@ export interface InterleavedResult {
   cpuUsPerReq: Record<string, number[]>;
   p50Ms: Record<string, number[]>;
   p99Ms: Record<string, number[]>;
+  /** Every slice's requests pooled per contender (see the top of this file). */
+  pooled: PooledLatency;
+}
+
+/** A value and its 90% interval (5th to 95th percentile of the resampled values). */
+export interface Interval {
+  value: number;
+  low: number;
+  high: number;
+}
+
+export interface PooledLatency {
+  /** Requests pooled per contender. */
+  n: Record<string, number>;
+  p50Ms: Record<string, number>;
+  p99Ms: Record<string, number>;
+  /** Added latency (pooled percentile minus direct's) over the minimal proxy's, floored as in `addedRatios`. */
+  addedRatio: Record<string, { p50: Interval; p99: Interval }>;
 }
 
 /**
@@ -31,11 +56,12 @@ export interface InterleavedResult {
  */
 export async function interleave<C extends { name: string }>(
   contenders: C[],
-  opts: { cycles: number; sliceS: number; rate: number; rateWarmupS: number; log: (s: string) => void },
+  opts: { cycles: number; sliceS: number; rate: number; rateWarmupS: number; floorMs: number; log: (s: string) => void },
   measure: SliceMeasures<C>,
 ): Promise<InterleavedResult> {
   const { cycles, sliceS, rate, rateWarmupS } = opts;
-  const out: InterleavedResult = { cycles, sliceS, rate, rateWarmupS, rps: {}, cpuUsPerReq: {}, p50Ms: {}, p99Ms: {} };
+  const out: Omit<InterleavedResult, 'pooled'> = { cycles, sliceS, rate, rateWarmupS, rps: {}, cpuUsPerReq: {}, p50Ms: {}, p99Ms: {} };
+  const latencies: Record<string, Float64Array[]> = {};
   const push = (into: Record<string, number[]>, name: string, x: number | undefined): void => {
     (into[name] ??= []).push(x ?? Number.NaN);
   };
@@ -55,9 +81,10 @@ export async function interleave<C extends { name: string }>(
       const l = await measure.atRate(c);
       push(out.p50Ms, c.name, l.p50);
       push(out.p99Ms, c.name, l.p99);
+      (latencies[c.name] ??= []).push(l.latenciesMs);
     }
   }
-  return out;
+  return { ...out, pooled: pooledLatency(latencies, opts.floorMs) };
 }
 
 /** Median, lowest and highest of per-cycle values (NaN cycles left out). */
@@ -86,8 +113,69 @@ export function cycleRatios(a: number[] | undefined, b: number[] | undefined): n
  */
 export function addedRatios(p: Record<string, number[]>, name: string, floorMs: number): { added: number[]; ratio: number[] } {
   const direct = p.direct ?? [];
-  const added = (n: string): number[] => (p[n] ?? []).map((x, i) => x - (direct[i] ?? Number.NaN));
-  const mine = added(name);
-  const minimal = added('minimal');
-  return { added: mine, ratio: mine.map((x, i) => x / Math.max(minimal[i] ?? Number.NaN, floorMs)) };
+  const mine = (p[name] ?? []).map((x, i) => x - (direct[i] ?? Number.NaN));
+  return { added: mine, ratio: (p[name] ?? []).map((x, i) => addedOverMinimal(x, p.minimal?.[i], direct[i], floorMs)) };
+}
+
+/** A contender's added latency (its percentile minus direct's) over the minimal proxy's, the latter floored. */
+function addedOverMinimal(x: number | undefined, minimal: number | undefined, direct: number | undefined, floorMs: number): number {
+  const d = direct ?? Number.NaN;
+  return ((x ?? Number.NaN) - d) / Math.max((minimal ?? Number.NaN) - d, floorMs);
+}
+
+const RESAMPLES = 200;
+
+/**
+ * Pooled percentiles per contender from each cycle's slice latencies (`slices[name][cycle]`), and each contender's
+ * added-latency ratio over the minimal proxy's with its interval from resampling cycles (fixed seed: a rerun of the
+ * report gives the same interval).
+ */
+export function pooledLatency(slices: Record<string, Float64Array[]>, floorMs: number): PooledLatency {
+  const names = Object.keys(slices);
+  const cycles = Math.min(...names.map((n) => (slices[n] as Float64Array[]).length));
+  const percentiles = (pick: number[]): Record<string, { p50: number; p99: number; n: number }> =>
+    Object.fromEntries(
+      names.map((n) => {
+        const sorted = concat(pick.map((i) => (slices[n] as Float64Array[])[i] as Float64Array)).sort();
+        return [n, { p50: percentile(sorted, 50), p99: percentile(sorted, 99), n: sorted.length }];
+      }),
+    );
+  const ratios = (p: Record<string, { p50: number; p99: number }>, name: string, k: 'p50' | 'p99'): number =>
+    addedOverMinimal(p[name]?.[k], p.minimal?.[k], p.direct?.[k], floorMs);
+  const all = percentiles(Array.from({ length: cycles }, (_, i) => i));
+  const random = seededRandom(1);
+  const resampled = Array.from({ length: RESAMPLES }, () => percentiles(Array.from({ length: cycles }, () => Math.floor(random() * cycles))));
+  const interval = (name: string, k: 'p50' | 'p99'): Interval => {
+    const xs = resampled.map((p) => ratios(p, name, k)).filter(Number.isFinite).sort((a, b) => a - b);
+    return { value: ratios(all, name, k), low: percentile(xs, 5), high: percentile(xs, 95) };
+  };
+  const compared = names.filter((n) => n !== 'direct' && n !== 'minimal');
+  return {
+    n: Object.fromEntries(names.map((n) => [n, all[n]?.n ?? 0])),
+    p50Ms: Object.fromEntries(names.map((n) => [n, all[n]?.p50 ?? Number.NaN])),
+    p99Ms: Object.fromEntries(names.map((n) => [n, all[n]?.p99 ?? Number.NaN])),
+    addedRatio: Object.fromEntries(compared.map((n) => [n, { p50: interval(n, 'p50'), p99: interval(n, 'p99') }])),
+  };
+}
+
+function concat(parts: Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** mulberry32: a small seeded generator, so that the resampled interval is reproducible. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

@@ -20,6 +20,8 @@ interface RateConfig extends Common {
   rate: number;
   durationS: number;
   warmupS: number;
+  /** Also print every measured request's latency (ms, to the microsecond), for pooling slices (interleaved.ts). */
+  latencies?: boolean;
 }
 interface TtfbConfig extends Common {
   mode: 'ttfb';
@@ -141,6 +143,7 @@ async function runRate(c: RateConfig): Promise<void> {
       maxInflight,
       latencyMs: summary(sortedMs(lat, n)),
       scheduleLagMs: summary(sortedMs(lag, n)),
+      ...(c.latencies ? { latenciesMs: Array.from(lat.subarray(0, n), (x) => Math.round(x * 1000) / 1000) } : {}),
     })}\n`,
   );
 }

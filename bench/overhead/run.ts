@@ -41,7 +41,7 @@ import { measureBundle } from './bundle.js';
 import { interleave, type InterleavedResult } from './interleaved.js';
 import { ensurePortkey, PORTKEY_HONO_NODE_SERVER, PORTKEY_VERSION } from './portkey.js';
 import { summarizeProfile } from './profile.js';
-import { renderReport, type ContenderResult, type OverheadResults, type RateResult, type TtfbResult } from './report.js';
+import { ADDED_FLOOR_MS, renderReport, type ContenderResult, type OverheadResults, type RateResult, type TtfbResult } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -191,9 +191,9 @@ function wrkOn(c: Contender, durationS: number, name: string): Promise<WrkResult
   return runWrk({ url: chatUrl(c), body: chatBody(c.model, false), headers: c.headers, connections, threads: 1, durationS, cpus: LOADGEN_CPU, nice: NICE, workDir: work, name });
 }
 
-/** Open-loop load on a contender at a fixed rate, measured after `warmupS` at that rate. */
-async function atRateOn(c: Contender, rate: number, durationS: number, warmupS: number, name: string): Promise<RateResult> {
-  const r = await loadgen({ mode: 'rate', url: chatUrl(c), headers: c.headers, body: chatBody(c.model, false), connections: 256, rate, durationS, warmupS }, name);
+/** Open-loop load on a contender at a fixed rate, measured after `warmupS` at that rate (with every latency if asked). */
+async function atRateOn(c: Contender, rate: number, durationS: number, warmupS: number, name: string, latencies = false): Promise<RateResult> {
+  const r = await loadgen({ mode: 'rate', url: chatUrl(c), headers: c.headers, body: chatBody(c.model, false), connections: 256, rate, durationS, warmupS, latencies }, name);
   return r as unknown as RateResult;
 }
 
@@ -296,7 +296,7 @@ async function runInterleaved(paired: Contender[], upstream: Proc, rate: number)
       placeUpstream(upstream, 'rate', c);
       await atRateOn(c, rate, 1, rateWarmupS, `${c.name}-iwarm`);
     }
-    return await interleave(paired, { cycles: interleaveCycles, sliceS, rate, rateWarmupS: SLICE_RATE_WARMUP_S, log }, {
+    return await interleave(paired, { cycles: interleaveCycles, sliceS, rate, rateWarmupS: SLICE_RATE_WARMUP_S, floorMs: ADDED_FLOOR_MS, log }, {
       unthrottled: async (c) => {
         placeUpstream(upstream, 'unthrottled', c);
         const p = procs.get(c.name);
@@ -306,8 +306,8 @@ async function runInterleaved(paired: Contender[], upstream: Proc, rate: number)
       },
       atRate: async (c) => {
         placeUpstream(upstream, 'rate', c);
-        const r = await atRateOn(c, rate, sliceS, SLICE_RATE_WARMUP_S, `${c.name}-slice`);
-        return { p50: r.latencyMs.p50, p99: r.latencyMs.p99 };
+        const r = await atRateOn(c, rate, sliceS, SLICE_RATE_WARMUP_S, `${c.name}-slice`, true);
+        return { p50: r.latencyMs.p50, p99: r.latencyMs.p99, latenciesMs: Float64Array.from(r.latenciesMs ?? []) };
       },
     });
   } catch (err) {
