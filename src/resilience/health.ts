@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { timeoutAborter } from '../abort.js';
 import type { HttpSend } from '../providers/http.js';
 import type { Target, TargetKind } from '../providers/types.js';
 import type { HealthConfig } from './config.js';
@@ -120,26 +121,29 @@ export class HealthMonitor {
   private async probe(target: Target, url: string, timeoutSeconds: number): Promise<void> {
     const headers: Record<string, string> = { ...target.headers };
     if (target.apiKey !== undefined) headers.authorization = `Bearer ${target.apiKey}`;
-    const signal = AbortSignal.timeout(timeoutSeconds * 1000);
+    const timeout = timeoutAborter(timeoutSeconds * 1000);
     try {
-      const res = await this.http({ url, method: 'GET', headers, signal });
+      const res = await this.http({ url, method: 'GET', headers, signal: timeout.signal });
       // Read the (small) body rather than discard it: a discarded undici body emits an unhandled abort error.
       await res.text().catch(() => undefined);
       if (res.status >= 200 && res.status < 300) this.mark(target.name, 'up', undefined, false);
       else if (res.status === 503) this.mark(target.name, 'down', `${url} answered 503 (not ready)`, true);
       else this.mark(target.name, 'down', `${url} answered ${res.status}`, false);
     } catch (err) {
-      const timedOut = signal.aborted;
+      const timedOut = timeout.signal.aborted;
       const why = timedOut ? `no answer from ${url} within ${timeoutSeconds}s` : `${url} unreachable (${describe(err)})`;
       this.mark(target.name, 'down', why, !timedOut);
+    } finally {
+      timeout.clear();
     }
     if (target.kind === 'fastllm') await this.readLoad(target, headers, timeoutSeconds);
   }
 
   private async readLoad(target: Target, headers: Record<string, string>, timeoutSeconds: number): Promise<void> {
     let load: NodeLoad | undefined;
+    const timeout = timeoutAborter(timeoutSeconds * 1000);
     try {
-      const res = await this.http({ url: `${target.url}/v1/load`, method: 'GET', headers, signal: AbortSignal.timeout(timeoutSeconds * 1000) });
+      const res = await this.http({ url: `${target.url}/v1/load`, method: 'GET', headers, signal: timeout.signal });
       if (res.status === 200) {
         const parsed = loadSchema.safeParse(JSON.parse(await res.text()));
         if (parsed.success) {
@@ -151,6 +155,8 @@ export class HealthMonitor {
       }
     } catch {
       // A node without /v1/load (or a dead one) reports no load; health already says the rest.
+    } finally {
+      timeout.clear();
     }
     this.stats.nodeLoad(target.name, load);
   }

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { abortSignalOf, Aborter, linkAbort } from '../../src/abort.js';
+import { describe, expect, it, vi } from 'vitest';
+import { abortSignalOf, Aborter, linkAbort, timeoutAborter } from '../../src/abort.js';
 
 // The Aborter stands where an AbortController's signal stood on the request path; it must behave like one there.
 
@@ -63,6 +63,28 @@ describe('Aborter', () => {
     const client = new Aborter();
     linkAbort(client).abort();
     expect(client.aborted).toBe(false);
+  });
+
+  it('times out as AbortSignal.timeout does, unless cleared first', async () => {
+    vi.useFakeTimers();
+    try {
+      const timed = timeoutAborter(2000);
+      const cleared = timeoutAborter(2000);
+      vi.advanceTimersByTime(1999);
+      expect(timed.signal.aborted).toBe(false);
+      cleared.clear();
+      vi.advanceTimersByTime(1);
+      expect(cleared.signal.aborted).toBe(false);
+      expect(timed.signal.aborted).toBe(true);
+      const ours = timed.signal.reason as DOMException;
+      const real = AbortSignal.timeout(1);
+      vi.useRealTimers();
+      await new Promise((r) => setTimeout(r, 20));
+      const theirs = real.reason as DOMException;
+      expect([ours.name, ours.message]).toEqual([theirs.name, theirs.message]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('becomes a real AbortSignal for fetch', () => {

@@ -1,9 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchHttpSend } from '../../../src/providers/http.js';
+import { Aborter } from '../../../src/abort.js';
+import { fetchHttpSend, type HttpSend } from '../../../src/providers/http.js';
 import type { Target } from '../../../src/providers/types.js';
 import { compileResilience, resilienceSchema } from '../../../src/resilience/config.js';
+import { undiciHttpSend } from '../../../src/node.js';
 import { probeUrl } from '../../../src/resilience/health.js';
 import { Resilience } from '../../../src/resilience/index.js';
 
@@ -17,6 +19,7 @@ let load = { running: 2, waiting: 1, queue_capacity: 8, kv_used: 100, kv_capacit
 
 beforeAll(async () => {
   server = createServer((req, res) => {
+    if (req.url?.startsWith('/hang/')) return; // a node that accepts and never answers
     if (req.url === '/health') {
       res.writeHead(loading ? 503 : 200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: loading ? 'loading' : 'ok' }));
@@ -31,7 +34,13 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(
+  () =>
+    new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    }),
+);
 
 const target = (name: string, kind: Target['kind'], u: string): Target => ({ name, kind, url: u, apiKey: undefined, headers: {} });
 
@@ -66,6 +75,27 @@ describe('health probes', () => {
     await r.health.probeAll(source);
     expect(r.refusal(node, cfg)?.reason).toBe('saturated (node queue full)');
     expect(r.describe('node', cfg)).toMatchObject({ saturated: true, health: { status: 'up' }, breaker: { state: 'closed' } });
+  });
+
+  it('give up on a node that never answers at the probe timeout, with signals of the request path\'s kind', async () => {
+    const cfg = compileResilience(resilienceSchema.parse({ health: { timeout: '200ms' } }));
+    // Probes share the upstream client with requests; a signal of another kind there makes V8 deoptimize the
+    // client's hot functions at every probe (bench/results/tail-1000rps.md), so probes use Aborters as requests do.
+    const signals: unknown[] = [];
+    const send = undiciHttpSend();
+    const recording: HttpSend = (req) => {
+      signals.push(req.signal);
+      return send(req);
+    };
+    const r = new Resilience({ http: recording, now: () => performance.now() });
+    const hung = target('hung', 'fastllm', `${url}/hang`);
+    const node = target('node', 'fastllm', url);
+    // A timeout is soft (a node busy generating may be slow to answer): three in a row mark it down.
+    for (let i = 0; i < 3; i++) await r.health.probeAll({ targets: () => [hung, node], config: () => cfg.health });
+    expect(r.refusal(hung, cfg)?.reason).toBe(`health probe failed: no answer from ${url}/hang/health within 0.2s`);
+    expect(r.health.status('node')).toBe(loading ? 'down' : 'up');
+    expect(signals.length).toBeGreaterThanOrEqual(9); // per round two /health, at least one /v1/load
+    for (const signal of signals) expect(signal).toBeInstanceOf(Aborter);
   });
 
   it('refuse a target with as many requests in flight as its max_concurrent', () => {
