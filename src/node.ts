@@ -212,6 +212,10 @@ export async function startGateway(options: NodeGatewayOptions): Promise<Running
   const server = createServer((req, res) => {
     if (fast?.(req, res) !== true) void hono(req, res);
   });
+  // Idle client connections stay open for 65 s, not Node's 5 s: SDK and load-balancer pools keep theirs for a minute
+  // (a load balancer's idle timeout is usually 60 s, which this must exceed), and closing one under them makes the
+  // next request pay a new connection or race the close. Headers must still arrive within a minute (Node's default).
+  server.keepAliveTimeout = 65_000;
 
   return new Promise((resolveStart, rejectStart) => {
     server.listen(options.port, options.host, () => {

@@ -213,6 +213,16 @@ describe('the fast path answers as the Hono app does', () => {
   });
 });
 
+describe('the Node server', () => {
+  it('keeps idle connections for 65 s and says so, so that client pools reuse them', async () => {
+    for (const side of [fast, hono]) {
+      const res = await fetch(`${side.gateway.baseURL}/models`);
+      await res.text();
+      expect(res.headers.get('keep-alive')).toBe('timeout=65');
+    }
+  });
+});
+
 describe('the fast path with the openai SDK', () => {
   let client: OpenAI;
   beforeAll(() => {
