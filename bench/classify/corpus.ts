@@ -1,16 +1,6 @@
 // Deterministic "realistic" chat requests: prose, code, logs and JSON tool traffic, with a few sensitive items
 // and plenty of near-misses (versions, dates, UUIDs, order ids, SHAs, IPs, timestamps) that must stay clean.
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../lib/stats.js';
 
 const PROSE = [
   'The deployment pipeline builds the container, runs the integration suite and then promotes the image to staging.',
@@ -47,7 +37,7 @@ export interface BenchRequest {
 
 /** A chat request whose texts total about `bytes` characters, with `sensitive` sensitive sentences spread in. */
 export function makeRequest(bytes: number, seed = 42, sensitive = 3): BenchRequest {
-  const rand = rng(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const chunks: string[] = [];
   let size = 0;

@@ -10,7 +10,7 @@
 // 400th slowest of 40,000 requests taken in turns with the other contenders, so the stalls weigh on each contender
 // alike and the gateway's own tail decides it. Its interval comes from resampling whole cycles (every contender's
 // slices of one cycle together, keeping the pairing).
-import { median, percentile } from '../lib/stats.js';
+import { median, percentile, seededRandom } from '../lib/stats.js';
 
 export interface SliceMeasures<C> {
   /** Closed loop (wrk) for one slice: requests per second, and the contender's CPU time per request. */
@@ -166,16 +166,4 @@ function concat(parts: Float64Array[]): Float64Array {
     at += p.length;
   }
   return out;
-}
-
-/** mulberry32: a small seeded generator, so that the resampled interval is reproducible. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
