@@ -77,9 +77,9 @@ describe('Aborter', () => {
       expect(cleared.signal.aborted).toBe(false);
       expect(timed.signal.aborted).toBe(true);
       const ours = timed.signal.reason as DOMException;
-      const real = AbortSignal.timeout(1);
       vi.useRealTimers();
-      await new Promise((r) => setTimeout(r, 20));
+      const real = AbortSignal.timeout(1);
+      await new Promise((r) => real.addEventListener('abort', r, { once: true }));
       const theirs = real.reason as DOMException;
       expect([ours.name, ours.message]).toEqual([theirs.name, theirs.message]);
     } finally {

@@ -2,10 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Aborter } from '../../../src/abort.js';
+import { undiciHttpSend } from '../../../src/node.js';
 import { fetchHttpSend, type HttpSend } from '../../../src/providers/http.js';
 import type { Target } from '../../../src/providers/types.js';
 import { compileResilience, resilienceSchema } from '../../../src/resilience/config.js';
-import { undiciHttpSend } from '../../../src/node.js';
 import { probeUrl } from '../../../src/resilience/health.js';
 import { Resilience } from '../../../src/resilience/index.js';
 
