@@ -4,7 +4,7 @@ import { anthropicErrorResponse, mountAnthropic } from './dialects/anthropic/htt
 import { mountOllama, ollamaErrorResponse } from './dialects/ollama/http.js';
 import { mountOpenAi, openAiErrorResponse } from './dialects/openai/http.js';
 import { tooLarge } from './dialects/openai/parse.js';
-import { HeddleError, toHeddleError } from './errors.js';
+import { caught, HeddleError } from './errors.js';
 
 // The runtime-agnostic gateway. Node (src/node.ts) and Workers (src/worker.ts) inject the dependencies.
 
@@ -55,15 +55,6 @@ export function createApp(deps: Deps): Hono<HeddleEnv> {
   app.onError((err, c) => errorResponse(c, caught(deps, c.req.path, err)));
 
   return app;
-}
-
-/** Any thrown value as the HeddleError to answer with; one that is not a HeddleError is a bug, and logged. */
-export function caught(deps: Pick<Deps, 'log'>, path: string, err: unknown): HeddleError {
-  const error = toHeddleError(err);
-  if (error.status >= 500 && !(err instanceof HeddleError)) {
-    deps.log('error', 'unhandled error', { path, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-  }
-  return error;
 }
 
 /** An error the handlers did not answer themselves (body limit, unknown path, a bug), in the client's dialect. */

@@ -1,3 +1,5 @@
+import type { Deps } from './deps.js';
+
 // One error type for the whole gateway. Stages throw or return HeddleError; the HTTP edge turns it into the
 // client's dialect (OpenAI `{"error":{message,type,param,code}}` by default). A 500 is always a bug.
 
@@ -58,9 +60,13 @@ export const invalidRequest = (message: string, param: string | null = null, cod
 export const notFound = (message: string, param: string | null = null, code: string | null = null) =>
   new HeddleError({ status: 404, type: 'not_found_error', message, param, code });
 
-/** Anything that is not a HeddleError becomes a logged 500 with no internals in the body. */
-export function toHeddleError(err: unknown): HeddleError {
+/**
+ * A thrown value as the HeddleError to answer with. Anything else is a bug: answered as a 500 with no internals in
+ * the body, and logged with its stack. Every handler's last catch goes through here, so no bug goes unrecorded.
+ */
+export function caught(deps: Pick<Deps, 'log'>, where: string, err: unknown): HeddleError {
   if (err instanceof HeddleError) return err;
+  deps.log('error', 'unhandled error', { where, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   return new HeddleError({ status: 500, type: 'api_error', message: 'Internal error in Heddle (this is a bug).' });
 }
 

@@ -199,11 +199,11 @@ export async function startGateway(options: NodeGatewayOptions): Promise<Running
     http,
     now,
     audit: typeof options.audit === 'function' ? options.audit : auditWriter !== undefined ? (record) => auditWriter.line(JSON.stringify(record)) : () => undefined,
-    log,
+    log: logger,
     metrics: new Metrics(),
     newId: () => randomUUID(),
     resilience,
-    cache: await nodeCache(options.env, log),
+    cache: await nodeCache(options.env, logger),
     afterAnswer: afterTurnSends,
   };
   const app = createApp(deps);

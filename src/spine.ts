@@ -3,7 +3,7 @@ import type { Tenant } from './auth/index.js';
 import { cachedChat, cachedEmbeddings, type CacheStageContext, type CacheStatus, type UpstreamChat } from './cache/index.js';
 import type { Deps, LoadedPolicy } from './deps.js';
 import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse, Usage } from './dialects/openai/schema.js';
-import type { HeddleError } from './errors.js';
+import { caught, type HeddleError } from './errors.js';
 import type { AuditRecord } from './observability/audit.js';
 import { decideRequest } from './policy/decide.js';
 import type { ClassDecision } from './privacy/stage.js';
@@ -61,6 +61,13 @@ export class RequestTrace {
 
   markFirstByte(): void {
     this.firstByte ??= this.deps.now();
+  }
+
+  /** The request failed with `err` (a bug is logged): recorded with its status, and returned as the error to answer. */
+  failed(err: unknown): HeddleError {
+    const error = caught(this.deps, this.endpoint, err);
+    this.finish(error.status, error);
+    return error;
   }
 
   finish(status: number, error?: HeddleError): void {

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Aborter } from '../abort.js';
-import { caught } from '../app.js';
 import type { Deps } from '../deps.js';
-import { HeddleError } from '../errors.js';
+import { caught, HeddleError } from '../errors.js';
 import { withFields } from '../fields.js';
 import type { EdgeAnswer } from '../dialects/answer.js';
 import { tooLarge } from '../dialects/openai/parse.js';

@@ -1,6 +1,6 @@
 import type { AbortLike } from '../abort.js';
 import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../dialects/openai/schema.js';
-import { HeddleError, toHeddleError } from '../errors.js';
+import { HeddleError } from '../errors.js';
 import type { HttpSend } from '../providers/http.js';
 import { adapterFor } from '../providers/index.js';
 import type { CallContext } from '../providers/types.js';
@@ -123,7 +123,8 @@ async function* committed(buffered: ChatChunk[], iterator: AsyncIterator<ChatChu
     run.finished(tokens);
   } catch (err) {
     ended = true;
-    run.failed(toHeddleError(err));
+    if (err instanceof HeddleError) run.failed(err);
+    else run.abandoned();
     throw err;
   } finally {
     // The client went away mid-stream (no verdict on the target); stop the upstream read either way.
@@ -224,12 +225,16 @@ async function loop<T>(candidates: Candidate[], opts: AttemptOptions, attempt: A
         return { value, candidate };
       } catch (err) {
         deadline.finish();
-        const error = toHeddleError(err);
+        // Heddle's own bug, not the target's failure: no verdict on the target, and thrown as it is, to be logged.
+        if (!(err instanceof HeddleError)) {
+          run.abandoned();
+          throw err;
+        }
         if (signal.aborted) run.abandoned();
-        else run.failed(error);
-        opts.attempts.push({ target: name, error: error.code ?? error.type, status: error.status });
-        errors.push(error);
-        if (!shouldRetry(error)) throw error;
+        else run.failed(err);
+        opts.attempts.push({ target: name, error: err.code ?? err.type, status: err.status });
+        errors.push(err);
+        if (!shouldRetry(err)) throw err;
       }
     }
     if (!triedThisRound) break;

@@ -1,7 +1,7 @@
 import type { Aborter } from '../abort.js';
 import type { ChatChunk } from '../dialects/openai/schema.js';
 import { withFields } from '../fields.js';
-import { toHeddleError, type HeddleError } from '../errors.js';
+import type { HeddleError } from '../errors.js';
 import type { RequestTrace } from '../spine.js';
 
 // One writer for every dialect's streamed chat answer (OpenAI SSE, Anthropic events, Ollama NDJSON).
@@ -77,9 +77,7 @@ export class StreamBody {
         return { bytes, done: false };
       }
     } catch (err) {
-      const error = toHeddleError(err);
-      this.trace.finish(error.status, error);
-      bytes.push(this.writer.error(error));
+      bytes.push(this.writer.error(this.trace.failed(err)));
       return { bytes, done: true };
     }
   }

@@ -53,6 +53,21 @@ describe('RequestTrace (src/spine.ts)', () => {
     expect(logged).toEqual([{ message: 'recording a request failed', fields: { request_id: 'req-1', error: 'disk full' } }]);
   });
 
+  it("answers a bug as a 500 with no internals, and logs it with its stack; a HeddleError is answered as it is", () => {
+    const audit: AuditRecord[] = [];
+    const { deps, deferred, logged } = traceDeps((r) => audit.push(r));
+    const bug = new TypeError("Cannot read properties of undefined (reading 'choices')");
+    const error = new RequestTrace(deps, 'chat', 'm', false).failed(bug);
+    expect(error).toMatchObject({ status: 500, type: 'api_error', message: 'Internal error in Heddle (this is a bug).' });
+    expect(logged).toEqual([{ message: 'unhandled error', fields: { where: 'chat', error: bug.stack } }]);
+
+    const refused = new HeddleError({ status: 403, type: 'permission_error', code: 'privacy_no_cleared_target', message: 'no' });
+    expect(new RequestTrace(deps, 'chat', 'm', false).failed(refused)).toBe(refused);
+    expect(logged).toHaveLength(1);
+    for (const task of deferred) task();
+    expect(audit.map((r) => r.status)).toEqual([500, 403]);
+  });
+
   it('records at once where the runtime defers nothing (Workers)', () => {
     const audit: AuditRecord[] = [];
     const { deps } = traceDeps((r) => audit.push(r));

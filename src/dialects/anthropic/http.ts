@@ -2,7 +2,7 @@ import type { Context, Hono } from 'hono';
 import type { HeddleEnv } from '../../app.js';
 import { authenticate, remoteAddressOf } from '../../auth/index.js';
 import type { Deps } from '../../deps.js';
-import { errorHeaders, type HeddleError, toHeddleError } from '../../errors.js';
+import { errorHeaders, type HeddleError } from '../../errors.js';
 import { RequestTrace, runChat } from '../../spine.js';
 import { encodeSseEvent } from '../../stream/sse.js';
 import { decisionHeaders } from '../openai/serve.js';
@@ -18,50 +18,36 @@ import { streamResponse } from '../../stream/respond.js';
 // `{"type":"error","error":{"type","message"}}`.
 
 export function mountAnthropic(app: Hono<HeddleEnv>, deps: Deps): void {
-  app.post('/v1/messages', (c) =>
-    guarded(c, async () => {
-      const raw = validate(messagesRequestSchema, parseJsonBody(await c.req.text()));
-      const req = toCanonical(raw, raw.model);
-      const trace = new RequestTrace(deps, 'anthropic.messages', req.model, req.stream === true);
-      const abort = linkAbort(c.req.raw.signal);
-      try {
-        const inbound = { endpoint: 'anthropic.messages', headers: c.req.raw.headers, signal: abort.signal, remoteAddress: remoteAddressOf(c.env) };
-        const outcome = await runChat(deps, req, inbound, trace);
-        const headers = { ...decisionHeaders(outcome.decision, outcome.target, trace.requestId), 'request-id': trace.requestId };
-        if (outcome.kind === 'json') {
-          trace.markFirstByte();
-          trace.finish(200);
-          return c.json(fromCompletion(outcome.completion, raw.model), 200, headers);
-        }
-        return sseResponse(outcome.chunks, new MessagesStreamTranslator(raw.model), trace, abort, headers);
-      } catch (err) {
-        const error = toHeddleError(err);
-        trace.finish(error.status, error);
-        throw error;
+  app.post('/v1/messages', async (c) => {
+    const raw = validate(messagesRequestSchema, parseJsonBody(await c.req.text()));
+    const req = toCanonical(raw, raw.model);
+    const trace = new RequestTrace(deps, 'anthropic.messages', req.model, req.stream === true);
+    const abort = linkAbort(c.req.raw.signal);
+    try {
+      const inbound = { endpoint: 'anthropic.messages', headers: c.req.raw.headers, signal: abort.signal, remoteAddress: remoteAddressOf(c.env) };
+      const outcome = await runChat(deps, req, inbound, trace);
+      const headers = { ...decisionHeaders(outcome.decision, outcome.target, trace.requestId), 'request-id': trace.requestId };
+      if (outcome.kind === 'json') {
+        trace.markFirstByte();
+        trace.finish(200);
+        return c.json(fromCompletion(outcome.completion, raw.model), 200, headers);
       }
-    }),
-  );
+      return sseResponse(outcome.chunks, new MessagesStreamTranslator(raw.model), trace, abort, headers);
+    } catch (err) {
+      throw trace.failed(err);
+    }
+  });
 
-  app.post('/v1/messages/count_tokens', (c) =>
-    guarded(c, async () => {
-      const raw = validate(countTokensRequestSchema, parseJsonBody(await c.req.text()));
-      // No target is called, but the key is checked: clients use this endpoint to verify theirs.
-      await authenticate(deps.policy().policy, {
-        authorization: c.req.header('authorization') ?? null,
-        apiKey: c.req.header('x-api-key') ?? null,
-        remoteAddress: remoteAddressOf(c.env),
-      });
-      return c.json({ input_tokens: estimateTokens(raw) });
-    }),
-  );
-}
-
-async function guarded(c: Context<HeddleEnv>, handler: () => Promise<Response>): Promise<Response> {
-  try {
-    return await handler();
-  } catch (err) {
-    return anthropicErrorResponse(c, toHeddleError(err));
-  }
+  app.post('/v1/messages/count_tokens', async (c) => {
+    const raw = validate(countTokensRequestSchema, parseJsonBody(await c.req.text()));
+    // No target is called, but the key is checked: clients use this endpoint to verify theirs.
+    await authenticate(deps.policy().policy, {
+      authorization: c.req.header('authorization') ?? null,
+      apiKey: c.req.header('x-api-key') ?? null,
+      remoteAddress: remoteAddressOf(c.env),
+    });
+    return c.json({ input_tokens: estimateTokens(raw) });
+  });
 }
 
 /** Heddle error -> Anthropic error type (https://docs.anthropic.com/en/api/errors). */

@@ -2,7 +2,7 @@ import type { Context, Hono } from 'hono';
 import type { HeddleEnv } from '../../app.js';
 import { remoteAddressOf } from '../../auth/index.js';
 import type { Deps } from '../../deps.js';
-import { errorHeaders, HeddleError, toHeddleError } from '../../errors.js';
+import { errorHeaders, HeddleError } from '../../errors.js';
 import { matchRoute } from '../../routing/route.js';
 import { RequestTrace, runChat, runEmbeddings, type Inbound } from '../../spine.js';
 import { decisionHeaders } from '../openai/serve.js';
@@ -37,89 +37,77 @@ export const OLLAMA_VERSION = '0.12.6';
 const NDJSON = 'application/x-ndjson';
 
 export function mountOllama(app: Hono<HeddleEnv>, deps: Deps): void {
-  app.post('/api/chat', (c) =>
-    guarded(c, async () => {
-      const raw = validate(ollamaChatRequestSchema, await body(c, deps));
-      const model = modelName(deps, raw.model);
-      return chat(c, deps, chatToCanonical(raw, model), raw.model, 'chat');
-    }),
-  );
+  app.post('/api/chat', async (c) => {
+    const raw = validate(ollamaChatRequestSchema, await body(c, deps));
+    const model = modelName(deps, raw.model);
+    return chat(c, deps, chatToCanonical(raw, model), raw.model, 'chat');
+  });
 
-  app.post('/api/generate', (c) =>
-    guarded(c, async () => {
-      const raw = validate(ollamaGenerateRequestSchema, await body(c, deps));
-      const model = modelName(deps, raw.model);
-      // An empty prompt loads the model in Ollama; here there is nothing to load.
-      if (raw.prompt === '' && !raw.system) {
-        return c.json({ model: raw.model, created_at: new Date().toISOString(), response: '', done: true, done_reason: 'load' });
-      }
-      return chat(c, deps, generateToCanonical(raw, model), raw.model, 'generate');
-    }),
-  );
+  app.post('/api/generate', async (c) => {
+    const raw = validate(ollamaGenerateRequestSchema, await body(c, deps));
+    const model = modelName(deps, raw.model);
+    // An empty prompt loads the model in Ollama; here there is nothing to load.
+    if (raw.prompt === '' && !raw.system) {
+      return c.json({ model: raw.model, created_at: new Date().toISOString(), response: '', done: true, done_reason: 'load' });
+    }
+    return chat(c, deps, generateToCanonical(raw, model), raw.model, 'generate');
+  });
 
-  app.post('/api/embed', (c) =>
-    guarded(c, async () => {
-      const raw = validate(ollamaEmbedRequestSchema, await body(c, deps));
-      const started = deps.now();
-      const out = await embed(c, deps, raw.model, raw.input, raw.dimensions ?? undefined);
-      const elapsed = Math.round((deps.now() - started) * 1e6);
-      return c.json(
-        {
-          model: raw.model,
-          embeddings: embedFromOpenAi(out.answer),
-          total_duration: elapsed,
-          load_duration: 0,
-          prompt_eval_count: out.answer.usage?.prompt_tokens ?? 0,
-        },
-        200,
-        out.headers,
-      );
-    }),
-  );
+  app.post('/api/embed', async (c) => {
+    const raw = validate(ollamaEmbedRequestSchema, await body(c, deps));
+    const started = deps.now();
+    const out = await embed(c, deps, raw.model, raw.input, raw.dimensions ?? undefined);
+    const elapsed = Math.round((deps.now() - started) * 1e6);
+    return c.json(
+      {
+        model: raw.model,
+        embeddings: embedFromOpenAi(out.answer),
+        total_duration: elapsed,
+        load_duration: 0,
+        prompt_eval_count: out.answer.usage?.prompt_tokens ?? 0,
+      },
+      200,
+      out.headers,
+    );
+  });
 
   // The pre-0.3 endpoint some clients still call: one prompt, one vector.
-  app.post('/api/embeddings', (c) =>
-    guarded(c, async () => {
-      const raw = await body(c, deps);
-      const parsed = validate(ollamaEmbedRequestSchema, { ...(isRecord(raw) ? raw : {}), input: isRecord(raw) ? (raw.prompt ?? raw.input) : undefined });
-      const out = await embed(c, deps, parsed.model, parsed.input, undefined);
-      return c.json({ embedding: embedFromOpenAi(out.answer)[0] ?? [] }, 200, out.headers);
-    }),
-  );
+  app.post('/api/embeddings', async (c) => {
+    const raw = await body(c, deps);
+    const parsed = validate(ollamaEmbedRequestSchema, { ...(isRecord(raw) ? raw : {}), input: isRecord(raw) ? (raw.prompt ?? raw.input) : undefined });
+    const out = await embed(c, deps, parsed.model, parsed.input, undefined);
+    return c.json({ embedding: embedFromOpenAi(out.answer)[0] ?? [] }, 200, out.headers);
+  });
 
-  app.post('/api/show', (c) =>
-    guarded(c, async () => {
-      const raw = validate(ollamaShowRequestSchema, await body(c, deps));
-      const name = raw.model ?? raw.name ?? '';
-      const model = modelName(deps, name);
-      const route = knownRoute(deps, model, name);
-      return c.json({
-        license: '',
-        modelfile: `# Served by Heddle (route ${route})\nFROM ${model}\n`,
-        parameters: '',
-        template: '{{ .Prompt }}',
-        details: DETAILS,
-        model_info: {
-          'general.architecture': 'heddle',
-          'general.basename': model,
-          'general.parameter_count': 0,
-          'heddle.route': route,
-        },
-        capabilities: ['completion', 'tools', 'embedding'],
-        modified_at: EPOCH,
-      });
-    }),
-  );
+  app.post('/api/show', async (c) => {
+    const raw = validate(ollamaShowRequestSchema, await body(c, deps));
+    const name = raw.model ?? raw.name ?? '';
+    const model = modelName(deps, name);
+    const route = knownRoute(deps, model, name);
+    return c.json({
+      license: '',
+      modelfile: `# Served by Heddle (route ${route})\nFROM ${model}\n`,
+      parameters: '',
+      template: '{{ .Prompt }}',
+      details: DETAILS,
+      model_info: {
+        'general.architecture': 'heddle',
+        'general.basename': model,
+        'general.parameter_count': 0,
+        'heddle.route': route,
+      },
+      capabilities: ['completion', 'tools', 'embedding'],
+      modified_at: EPOCH,
+    });
+  });
 
-  app.get('/api/tags', (c) =>
-    guarded(c, () => {
-      const models = deps.policy().policy.exposedModels.map((id) => {
-        const name = id.includes(':') ? id : `${id}:latest`;
-        return { name, model: name, modified_at: EPOCH, size: 0, digest: '', details: DETAILS };
-      });
-      return Promise.resolve(c.json({ models }));
-    }),
-  );
+  app.get('/api/tags', (c) => {
+    const models = deps.policy().policy.exposedModels.map((id) => {
+      const name = id.includes(':') ? id : `${id}:latest`;
+      return { name, model: name, modified_at: EPOCH, size: 0, digest: '', details: DETAILS };
+    });
+    return c.json({ models });
+  });
 
   app.get('/api/ps', (c) => c.json({ models: [] }));
   app.get('/api/version', (c) => c.json({ version: OLLAMA_VERSION }));
@@ -156,9 +144,7 @@ async function chat(c: Context<HeddleEnv>, deps: Deps, req: ChatRequest, clientM
     const translator = new OllamaStreamTranslator(clientModel, () => new Date().toISOString(), kind);
     return ndjsonResponse(outcome.chunks, translator, trace, abort, headers, () => deps.now() - started);
   } catch (err) {
-    const error = toHeddleError(err);
-    trace.finish(error.status, error);
-    throw error;
+    throw trace.failed(err);
   }
 }
 
@@ -171,9 +157,7 @@ async function embed(c: Context<HeddleEnv>, deps: Deps, model: string, input: st
     trace.finish(200);
     return { answer: out.answer, headers: decisionHeaders(out.decision, out.target, trace.requestId) };
   } catch (err) {
-    const error = toHeddleError(err);
-    trace.finish(error.status, error);
-    throw error;
+    throw trace.failed(err);
   }
 }
 
@@ -205,14 +189,6 @@ async function body(c: Context<HeddleEnv>, deps: Deps): Promise<unknown> {
   const text = await c.req.text();
   if (new TextEncoder().encode(text).byteLength > limit) throw tooLarge(limit);
   return parseJsonBody(text);
-}
-
-async function guarded(c: Context<HeddleEnv>, handler: () => Promise<Response>): Promise<Response> {
-  try {
-    return await handler();
-  } catch (err) {
-    return ollamaErrorResponse(c, toHeddleError(err));
-  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import { linkAbort, type Aborter, type AbortLike } from '../../abort.js';
 import { CACHE_HEADER, type CacheStatus } from '../../cache/index.js';
 import type { Deps } from '../../deps.js';
-import { errorHeaders, toHeddleError, type HeddleError } from '../../errors.js';
+import { errorHeaders, type HeddleError } from '../../errors.js';
 import { RequestTrace, runChat, runEmbeddings, type Decision } from '../../spine.js';
 import { StreamBody, streamHeaders, type StreamWriter } from '../../stream/respond.js';
 import { encodeSseData, encodeSseEvent, SSE_DONE } from '../../stream/sse.js';
@@ -47,9 +47,7 @@ export async function chatCompletions(deps: Deps, text: string, call: EdgeCall):
     const body = new StreamBody(outcome.chunks, sseWriter(req), trace, abort ?? linkAbort(signal));
     return { kind: 'stream', headers: streamHeaders(SSE_CONTENT_TYPE, headers), body };
   } catch (err) {
-    const error = toHeddleError(err);
-    trace.finish(error.status, error);
-    throw error;
+    throw trace.failed(err);
   }
 }
 
@@ -62,9 +60,7 @@ export async function embeddings(deps: Deps, text: string, call: EdgeCall): Prom
     trace.finish(200);
     return jsonAnswer(200, out.answer, decisionHeaders(out.decision, out.target, trace.requestId, out.cache));
   } catch (err) {
-    const error = toHeddleError(err);
-    trace.finish(error.status, error);
-    throw error;
+    throw trace.failed(err);
   }
 }
 
