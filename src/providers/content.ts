@@ -1,6 +1,6 @@
 import type { ContentPart } from '../dialects/openai/schema.js';
 import { invalidRequest } from '../errors.js';
-import { isRecord } from '../json.js';
+import { isRecord, JsonTooDeep, MAX_JSON_DEPTH, parseJson } from '../json.js';
 
 // Translation helpers shared by the adapters whose wire is not OpenAI's (Anthropic, Gemini).
 
@@ -26,9 +26,10 @@ export function textOnly(content: string | ContentPart[], param: string, why: st
 export function parseToolArguments(text: string, param: string): Record<string, unknown> {
   let value: unknown;
   try {
-    value = text.trim() === '' ? {} : JSON.parse(text);
-  } catch {
-    throw invalidRequest('Tool call arguments must be a JSON object.', param);
+    value = text.trim() === '' ? {} : parseJson(text);
+  } catch (err) {
+    const depth = err instanceof JsonTooDeep ? ` nested at most ${MAX_JSON_DEPTH} levels deep` : '';
+    throw invalidRequest(`Tool call arguments must be a JSON object${depth}.`, param);
   }
   if (!isRecord(value)) throw invalidRequest('Tool call arguments must be a JSON object.', param);
   return value;

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { HeddleError } from '../errors.js';
+import { JsonTooDeep, parseJson } from '../json.js';
 import type { UpstreamRequest, UpstreamResponse } from './http.js';
 import type { CallContext } from './types.js';
 
@@ -53,9 +54,9 @@ export function parseAnswer<S extends z.ZodType>(
 ): z.output<S> {
   let json: unknown;
   try {
-    json = JSON.parse(text);
-  } catch {
-    throw brokenAnswer(ctx, 'the answer is not valid JSON');
+    json = parseJson(text);
+  } catch (err) {
+    throw brokenAnswer(ctx, err instanceof JsonTooDeep ? `the answer is ${err.message}` : 'the answer is not valid JSON');
   }
   const fast = plain?.(json);
   if (fast !== undefined) return fast;
@@ -88,9 +89,9 @@ export function streamFailure(ctx: CallContext, err: unknown): HeddleError {
 /** One stream event's JSON; invalid JSON is a broken answer. */
 export function parseEventJson(ctx: CallContext, data: string): unknown {
   try {
-    return JSON.parse(data);
-  } catch {
-    throw brokenAnswer(ctx, 'a stream event is not valid JSON');
+    return parseJson(data);
+  } catch (err) {
+    throw brokenAnswer(ctx, err instanceof JsonTooDeep ? `a stream event is ${err.message}` : 'a stream event is not valid JSON');
   }
 }
 

@@ -1,3 +1,5 @@
+import { parseJson } from '../json.js';
+
 // Finds the JSON value in a model's answer text: the whole text when it parses, else the first balanced
 // {...} or [...] that parses, after dropping <think> blocks and markdown code fences. Pure.
 
@@ -26,7 +28,7 @@ export function extractJson(answer: string): Extracted {
 
 function tryParse(text: string): Extracted {
   try {
-    return { ok: true, value: JSON.parse(text) as unknown, text };
+    return { ok: true, value: parseJson(text), text };
   } catch {
     return { ok: false, reason: 'not JSON' };
   }

@@ -27,6 +27,8 @@ limits: { max_body_bytes: 2048 }
 afterAll(() => stop?.());
 
 const user = [{ role: 'user', content: 'hi' }];
+/** `levels` arrays, one inside the other. */
+const deep = (levels: number): unknown => (levels === 0 ? 0 : [deep(levels - 1)]);
 
 interface Case {
   name: string;
@@ -56,6 +58,14 @@ const cases: Case[] = [
   { name: 'bad tool_choice', body: { model: 'chat', messages: user, tool_choice: 'sometimes' }, status: 400, param: 'tool_choice', message: /invalid value/ },
   { name: 'bad response_format type', body: { model: 'chat', messages: user, response_format: { type: 'yaml' } }, status: 400, param: 'response_format.type', message: /not one of the supported values/ },
   { name: 'json_schema without a name', body: { model: 'chat', messages: user, response_format: { type: 'json_schema', json_schema: { schema: {} } } }, status: 400, param: 'response_format.json_schema.name', message: /required/ },
+  {
+    name: 'JSON nested past 128 levels',
+    body: { model: 'chat', messages: user, response_format: { type: 'json_schema', json_schema: { name: 's', schema: { items: deep(200) } } } },
+    status: 400,
+    param: 'response_format.json_schema.schema',
+    message: /'response_format\.json_schema\.schema' nests deeper than 128 levels of JSON/,
+    code: 'json_too_deep',
+  },
   { name: 'unknown model alias', body: { model: 'nope', messages: user }, status: 404, param: 'model', message: /does not exist.*Available: chat/, code: 'model_not_found' },
   { name: 'oversized body', body: { model: 'chat', messages: [{ role: 'user', content: 'x'.repeat(4096) }] }, status: 413, param: null, message: /larger than this gateway's limit of 2048 bytes/, code: 'request_too_large' },
   { name: 'bad privacy header', body: { model: 'chat', messages: user }, headers: { 'x-heddle-privacy': 'secret' }, status: 400, param: 'x-heddle-privacy', message: /must be one of public/ },

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeOpenAi } from '../support/fake-openai.js';
 import { startGatewayOverFakeOpenAi, type TestGateway } from '../support/gateway.js';
 
-// Errors raised before any handler runs (body limit, unknown path) still answer in the client's own dialect.
+// Errors raised before any handler runs (body limit, unknown path), and those the handlers throw, answer in the
+// client's own dialect.
 
 let upstream: FakeOpenAi;
 let gateway: TestGateway;
@@ -64,5 +65,21 @@ describe('errors before the handlers, per dialect', () => {
 
   it('none of them reached the target', () => {
     expect(upstream.requests).toHaveLength(0);
+  });
+});
+
+describe('errors the handlers throw, per dialect (app.onError)', () => {
+  it('JSON nested past 128 levels is a 400 naming the field, in Anthropic and in Ollama shape', async () => {
+    let deep: unknown = 0;
+    for (let i = 0; i < 200; i++) deep = [deep];
+    const anthropic = await post('/v1/messages', { model: 'chat', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }], metadata: { x: deep } });
+    expect(anthropic.status).toBe(400);
+    expect(await anthropic.json()).toEqual({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: "'metadata.x[0]' nests deeper than 128 levels of JSON." },
+    });
+    const ollama = await post('/api/chat', { model: 'chat', messages: [{ role: 'user', content: 'hi' }], options: { stop: deep } });
+    expect(ollama.status).toBe(400);
+    expect(await ollama.json()).toEqual({ error: "'options.stop[0]' nests deeper than 128 levels of JSON." });
   });
 });

@@ -1,13 +1,19 @@
 import type { z } from 'zod';
 import { HeddleError, invalidRequest } from '../../errors.js';
+import { JsonTooDeep, MAX_JSON_DEPTH, parseJson } from '../../json.js';
 
 // Stage 1 for the OpenAI dialect: body text -> validated canonical request, or a 400 naming the field.
 
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') throw invalidRequest('The request body is empty; send a JSON object.', null, 'invalid_json');
   try {
-    return JSON.parse(text);
+    return parseJson(text);
   } catch (err) {
+    if (err instanceof JsonTooDeep) {
+      // Named down to the third step: enough to find it (`messages[2].content`), short enough to read.
+      const param = formatPath(err.path.slice(0, 3));
+      throw invalidRequest(`'${param}' nests deeper than ${MAX_JSON_DEPTH} levels of JSON.`, param, 'json_too_deep');
+    }
     const detail = err instanceof SyntaxError ? ` (${err.message})` : '';
     throw invalidRequest(`The request body is not valid JSON${detail}.`, null, 'invalid_json');
   }

@@ -3,7 +3,7 @@ import type { ChatMessage, ChatRequest, ContentPart, ToolCall, ToolChoice } from
 import { invalidRequest } from '../../errors.js';
 import type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiRequest } from './wire.js';
 import { parseDataUrl, parseToolArguments, textOnly } from '../content.js';
-import { isRecord } from '../../json.js';
+import { isRecord, parseJson } from '../../json.js';
 
 const GEMINI_TEXT_ONLY = 'Only text is supported here for Gemini targets.';
 
@@ -127,7 +127,7 @@ function toTurn(
 /** A JSON object result is passed as is; anything else goes under `output`, the key Gemini documents. */
 function toResponse(text: string): Record<string, unknown> {
   try {
-    const value: unknown = JSON.parse(text);
+    const value = parseJson(text);
     return isRecord(value) ? value : { output: value };
   } catch {
     return { output: text };
