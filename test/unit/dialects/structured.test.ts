@@ -80,9 +80,23 @@ describe('extractJson', () => {
     expect(extractJson('first {broken then [1,2]')).toMatchObject({ ok: true, value: [1, 2] });
   });
 
+  it('finds the first span that parses, as a scan from each bracket sees it', () => {
+    // A bracket inside prose quotes starts a span of its own; one inside a JSON string does not end the object.
+    expect(extractJson('He typed "{" and then {"a":"x\\"}"} ok')).toMatchObject({ ok: true, value: { a: 'x"}' } });
+    // A mismatched close ends the outer span unbalanced; the inner one still parses.
+    expect(extractJson('{ oops [{"a":1}} ]')).toMatchObject({ ok: true, value: { a: 1 } });
+    expect(extractJson('not {"a" json} but {"b":2} and {"c":3}')).toMatchObject({ ok: true, value: { b: 2 } });
+    // Nested past MAX_JSON_DEPTH: the outer levels are passed over, the deepest 128 parse.
+    const deep = extractJson(`${'['.repeat(1000)}1${']'.repeat(1000)}`);
+    expect(deep.ok).toBe(true);
+    expect(JSON.stringify(deep.ok && deep.value)).toBe(`${'['.repeat(128)}1${']'.repeat(128)}`);
+  });
+
   it('says why when there is no JSON', () => {
     expect(extractJson('')).toEqual({ ok: false, reason: 'the answer is empty' });
     expect(extractJson('no json here {')).toEqual({ ok: false, reason: 'the answer contains no parseable JSON' });
+    // A small model looping on one character.
+    expect(extractJson('{'.repeat(50_000))).toEqual({ ok: false, reason: 'the answer contains no parseable JSON' });
   });
 });
 
