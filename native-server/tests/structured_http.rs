@@ -221,6 +221,9 @@ fn bad_structured_requests_get_400s_naming_the_field() {
         (json!({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": 3}}}), "response_format.json_schema.schema"),
         // Unsatisfiable: no string is both at least 5 and at most 2 characters long.
         (json!({"response_format": json_schema_format(&json!({"type": "object", "properties": {"a": {"type": "string", "minLength": 5, "maxLength": 2}}, "required": ["a"]}))}), "response_format"),
+        // Compiles, but fails at its first token: rules that never reach a value; a regex too large for the lexer.
+        (json!({"response_format": json_schema_format(&json!({"$ref": "#/$defs/a", "$defs": {"a": {"$ref": "#/$defs/a"}}}))}), "response_format"),
+        (json!({"response_format": json_schema_format(&json!({"type": "string", "pattern": format!("^{}{}$", "a?".repeat(200), "a".repeat(200))}))}), "response_format"),
         (json!({"tools": weather_tools(), "tool_choice": {"type": "function", "function": {"name": "nope"}}}), "tool_choice"),
         (json!({"tool_choice": "required"}), "tool_choice"),
         (json!({"tools": weather_tools(), "tool_choice": "sometimes"}), "tool_choice"),

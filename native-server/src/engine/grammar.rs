@@ -210,7 +210,16 @@ impl GrammarEngine {
             .create_parser(grammar)
             .map_err(|e| GrammarError { param, message: format!("cannot constrain output to this schema: {e}") })?;
         let matcher = Matcher::new(Ok(parser));
-        let shortest = self.closing.walk(&matcher, budget);
+        // The walk follows a path the grammar allows; failing on it (rules that never reach a value, a regex
+        // too large for llguidance's lexer) would fail the request at its first tokens, as a 500.
+        let shortest = self.closing.walk(&matcher, budget).map_err(|e| GrammarError {
+            param,
+            // llguidance appends its parser state on further lines.
+            message: format!(
+                "cannot constrain output to this schema: no output can be generated for it ({})",
+                e.lines().next().unwrap_or_default()
+            ),
+        })?;
         // Steering starts with room for the steered ending (which grows with nesting) plus a margin.
         let closing_from = budget.saturating_sub(shortest + shortest / 2 + CLOSING_MARGIN);
         tracing::debug!(shortest, closing_from, budget, "grammar compiled");
@@ -266,11 +275,12 @@ impl ClosingBonus {
 
     /// Length of the output that steering alone writes from the start: always the most-favoured allowed token
     /// (ties to the lowest id), on a copy of the grammar state, until the grammar may end (at most `limit`).
-    fn walk(&self, matcher: &Matcher, limit: usize) -> usize {
+    /// Fails where the grammar engine does.
+    fn walk(&self, matcher: &Matcher, limit: usize) -> Result<usize, String> {
         let mut m = matcher.deep_clone();
         let (mut n, mut in_string) = (0, false);
         while n < limit && !m.is_stopped() && !m.is_accepting().unwrap_or(true) {
-            let Ok(allowed) = m.compute_mask() else { break };
+            let allowed = m.compute_mask().map_err(|e| e.to_string())?;
             let bonus = self.bonus(in_string);
             let mut best: Option<(usize, f32)> = None;
             allowed.iter_set_entries(|i| {
@@ -280,13 +290,11 @@ impl ClosingBonus {
                 }
             });
             let Some((tok, _)) = best else { break };
-            if m.consume_token(tok as u32).is_err() {
-                break;
-            }
+            m.consume_token(tok as u32).map_err(|e| e.to_string())?;
             in_string ^= self.flips[tok];
             n += 1;
         }
-        n
+        Ok(n)
     }
 }
 
