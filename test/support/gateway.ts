@@ -1,6 +1,7 @@
 /**
  * Starts the real Node gateway (src/node.ts startGateway) on 127.0.0.1, a free port, with a policy written to a
- * temp file, for tests that talk to it over HTTP. Audit lines go to `audit` when given, else nowhere.
+ * temp file, for tests that talk to it over HTTP. Audit lines go to `audit` when given, else nowhere; log lines to
+ * `options.log` when given, else stderr.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ export async function startTestGateway(
   policyYaml: string,
   env: Record<string, string> = {},
   audit: AuditSink | 'off' = 'off',
-  options: Pick<NodeGatewayOptions, 'fastPath'> = {},
+  options: Pick<NodeGatewayOptions, 'fastPath' | 'log'> = {},
 ): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'heddle-test-'));
   const policyFile = join(dir, 'policy.yaml');
