@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { startGatewayOverFakeOpenAi, type TestGateway } from '../support/gateway.js';
 import { Mutator, toText, type Json } from '../support/mutate.js';
 
 // Seeded fuzzing of every POST endpoint in its three dialects: valid bodies with values replaced, removed or added
@@ -11,32 +10,26 @@ import { Mutator, toText, type Json } from '../support/mutate.js';
 const SEED = 20261128;
 const REQUESTS = 1500;
 
-let upstream: FakeOpenAi;
 let gateway: TestGateway;
+let stop: (() => Promise<void>) | undefined;
 const logged: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
 
 beforeAll(async () => {
-  upstream = await startFakeOpenAi();
-  gateway = await startTestGateway(
-    `
+  ({ gateway, close: stop } = await startGatewayOverFakeOpenAi(
+    (up) => `
 version: 1
 targets:
-  up: { kind: openai-compatible, url: ${upstream.baseURL}, clearance: restricted }
+  up: { kind: openai-compatible, url: ${up.baseURL}, clearance: restricted }
 models:
   chat: { up: echo }
 routes:
   - { match: { model: chat }, targets: [up] }
 `,
-    {},
-    'off',
     { log: (level, message, fields) => logged.push({ level, message, fields }) },
-  );
+  ));
 });
 
-afterAll(async () => {
-  await gateway?.close();
-  await upstream?.close();
-});
+afterAll(() => stop?.());
 
 const chat: Json = {
   model: 'chat',

@@ -36,9 +36,12 @@ export interface GatewayOverFake {
 }
 
 /** A fake OpenAI-wire upstream and a gateway whose policy is written around it (most integration tests). */
-export async function startGatewayOverFakeOpenAi(policy: (upstream: FakeOpenAi) => string): Promise<GatewayOverFake> {
+export async function startGatewayOverFakeOpenAi(
+  policy: (upstream: FakeOpenAi) => string,
+  options: Pick<NodeGatewayOptions, 'log'> = {},
+): Promise<GatewayOverFake> {
   const upstream = await startFakeOpenAi();
-  const gateway = await startTestGateway(policy(upstream));
+  const gateway = await startTestGateway(policy(upstream), {}, 'off', options);
   return {
     upstream,
     gateway,
