@@ -56,7 +56,7 @@ export function parseAnswer<S extends z.ZodType>(
   try {
     json = parseJson(text);
   } catch (err) {
-    throw brokenAnswer(ctx, err instanceof JsonTooDeep ? `the answer is ${err.message}` : 'the answer is not valid JSON');
+    throw brokenAnswer(ctx, notJson('the answer', err));
   }
   const fast = plain?.(json);
   if (fast !== undefined) return fast;
@@ -91,8 +91,13 @@ export function parseEventJson(ctx: CallContext, data: string): unknown {
   try {
     return parseJson(data);
   } catch (err) {
-    throw brokenAnswer(ctx, err instanceof JsonTooDeep ? `a stream event is ${err.message}` : 'a stream event is not valid JSON');
+    throw brokenAnswer(ctx, notJson('a stream event', err));
   }
+}
+
+/** Why `what` failed to parse: too deep, or not JSON at all. */
+function notJson(what: string, err: unknown): string {
+  return err instanceof JsonTooDeep ? `${what} is ${err.message}` : `${what} is not valid JSON`;
 }
 
 export function abortError(ctx: CallContext): HeddleError {
