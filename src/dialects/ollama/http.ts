@@ -6,7 +6,7 @@ import { errorHeaders, HeddleError } from '../../errors.js';
 import { matchRoute } from '../../routing/route.js';
 import { RequestTrace, runChat, runEmbeddings, type Inbound } from '../../spine.js';
 import { decisionHeaders } from '../openai/serve.js';
-import { parseJsonBody, tooLarge, validate } from '../openai/parse.js';
+import { parseJsonBody, validate } from '../openai/parse.js';
 import type { ChatChunk, ChatRequest } from '../openai/schema.js';
 import {
   chatFromCompletion,
@@ -38,13 +38,13 @@ const NDJSON = 'application/x-ndjson';
 
 export function mountOllama(app: Hono<HeddleEnv>, deps: Deps): void {
   app.post('/api/chat', async (c) => {
-    const raw = validate(ollamaChatRequestSchema, await body(c, deps));
+    const raw = validate(ollamaChatRequestSchema, await body(c));
     const model = modelName(deps, raw.model);
     return chat(c, deps, chatToCanonical(raw, model), raw.model, 'chat');
   });
 
   app.post('/api/generate', async (c) => {
-    const raw = validate(ollamaGenerateRequestSchema, await body(c, deps));
+    const raw = validate(ollamaGenerateRequestSchema, await body(c));
     const model = modelName(deps, raw.model);
     // An empty prompt loads the model in Ollama; here there is nothing to load.
     if (raw.prompt === '' && !raw.system) {
@@ -54,7 +54,7 @@ export function mountOllama(app: Hono<HeddleEnv>, deps: Deps): void {
   });
 
   app.post('/api/embed', async (c) => {
-    const raw = validate(ollamaEmbedRequestSchema, await body(c, deps));
+    const raw = validate(ollamaEmbedRequestSchema, await body(c));
     const started = deps.now();
     const out = await embed(c, deps, raw.model, raw.input, raw.dimensions ?? undefined);
     const elapsed = Math.round((deps.now() - started) * 1e6);
@@ -73,14 +73,14 @@ export function mountOllama(app: Hono<HeddleEnv>, deps: Deps): void {
 
   // The pre-0.3 endpoint some clients still call: one prompt, one vector.
   app.post('/api/embeddings', async (c) => {
-    const raw = await body(c, deps);
+    const raw = await body(c);
     const parsed = validate(ollamaEmbedRequestSchema, { ...(isRecord(raw) ? raw : {}), input: isRecord(raw) ? (raw.prompt ?? raw.input) : undefined });
     const out = await embed(c, deps, parsed.model, parsed.input, undefined);
     return c.json({ embedding: embedFromOpenAi(out.answer)[0] ?? [] }, 200, out.headers);
   });
 
   app.post('/api/show', async (c) => {
-    const raw = validate(ollamaShowRequestSchema, await body(c, deps));
+    const raw = validate(ollamaShowRequestSchema, await body(c));
     const name = raw.model ?? raw.name ?? '';
     const model = modelName(deps, name);
     const route = knownRoute(deps, model, name);
@@ -182,13 +182,9 @@ function knownRoute(deps: Deps, model: string, asked: string): string {
   return route.name;
 }
 
-async function body(c: Context<HeddleEnv>, deps: Deps): Promise<unknown> {
-  const limit = deps.policy().policy.maxBodyBytes;
-  const declared = c.req.header('content-length');
-  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
-  const text = await c.req.text();
-  if (new TextEncoder().encode(text).byteLength > limit) throw tooLarge(limit);
-  return parseJsonBody(text);
+/** The request's JSON (its size was checked by the app's body limit on /api/*). */
+async function body(c: Context<HeddleEnv>): Promise<unknown> {
+  return parseJsonBody(await c.req.text());
 }
 
 /**
